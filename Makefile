@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` (the segmentation flow end to end) and `make test`.
+# Both bootstrap .venv from nothing but python3, installing uv inside it and the locked packages.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.synced
+# The real dataset lives beside the project; CCSEG_DATA_PATH overrides it.
+CCSEG_DATA_PATH ?= ../shared/data/cc_general.csv
+export CCSEG_DATA_PATH
+
+.PHONY: run test lint format browser bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
+	touch $(STAMP)
+
+# Headless Chromium for the report and widget tests (Debian packages, needs root or sudo).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+run: $(STAMP)
+	$(VENV)/bin/ccseg run
+
+test: $(STAMP) browser
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(VENV) mlruns mlflow.db mlartifacts outputs reports .pytest_cache

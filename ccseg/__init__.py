@@ -1,0 +1,1 @@
+"""ccseg package."""

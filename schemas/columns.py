@@ -1,0 +1,47 @@
+"""The CC GENERAL column names, in the order of the published file."""
+
+CUST_ID = "CUST_ID"
+
+AMOUNT_COLUMNS: tuple[str, ...] = (
+    "BALANCE",
+    "PURCHASES",
+    "ONEOFF_PURCHASES",
+    "INSTALLMENTS_PURCHASES",
+    "CASH_ADVANCE",
+    "CREDIT_LIMIT",
+    "PAYMENTS",
+    "MINIMUM_PAYMENTS",
+)
+FREQUENCY_COLUMNS: tuple[str, ...] = (
+    "BALANCE_FREQUENCY",
+    "PURCHASES_FREQUENCY",
+    "ONEOFF_PURCHASES_FREQUENCY",
+    "PURCHASES_INSTALLMENTS_FREQUENCY",
+    "CASH_ADVANCE_FREQUENCY",
+)
+SHARE_COLUMNS: tuple[str, ...] = ("PRC_FULL_PAYMENT",)
+COUNT_COLUMNS: tuple[str, ...] = ("CASH_ADVANCE_TRX", "PURCHASES_TRX", "TENURE")
+# Only these two may be empty; each emptiness means something (see schemas/raw.py).
+NULLABLE_COLUMNS: tuple[str, ...] = ("CREDIT_LIMIT", "MINIMUM_PAYMENTS")
+
+RAW_COLUMNS: tuple[str, ...] = (
+    "CUST_ID",
+    "BALANCE",
+    "BALANCE_FREQUENCY",
+    "PURCHASES",
+    "ONEOFF_PURCHASES",
+    "INSTALLMENTS_PURCHASES",
+    "CASH_ADVANCE",
+    "PURCHASES_FREQUENCY",
+    "ONEOFF_PURCHASES_FREQUENCY",
+    "PURCHASES_INSTALLMENTS_FREQUENCY",
+    "CASH_ADVANCE_FREQUENCY",
+    "CASH_ADVANCE_TRX",
+    "PURCHASES_TRX",
+    "CREDIT_LIMIT",
+    "PAYMENTS",
+    "MINIMUM_PAYMENTS",
+    "PRC_FULL_PAYMENT",
+    "TENURE",
+)
+NUMERIC_COLUMNS: tuple[str, ...] = RAW_COLUMNS[1:]

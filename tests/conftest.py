@@ -1,0 +1,56 @@
+"""Shared fixtures: the real dataset, an isolated Prefect API and a real MLflow sqlite store."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Isolate Prefect before anything imports it: tests never touch the user's ~/.prefect.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="ccseg-prefect-home-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _real_data_path() -> Path:
+    from ccseg.settings import PipelineSettings
+
+    path = PipelineSettings().data_path
+    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+
+@pytest.fixture(scope="session")
+def real_data_path() -> Path:
+    """The real CC GENERAL file; absent -> skip with the reason, except in CI where it must exist."""
+    path = _real_data_path()
+    if not path.is_file():
+        message = f"real dataset not found at {path} (set CCSEG_DATA_PATH to its location)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"CI must exercise the real data: {message}")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """One real (temporary, sqlite-backed) Prefect API for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh MLflow sqlite store and artifact folder under tmp_path, used as the work dir."""
+    monkeypatch.setenv("CCSEG_WORK_DIR", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path
