@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ccseg.errors import CcsegError
+from ccseg.errors import CcsegError, ParameterError
 
 app = typer.Typer(
     name="ccseg",
@@ -61,6 +61,105 @@ def synth(
         f"wrote {rows} synthetic customers to {written}"
         + (f", labels to {labels}" if labels else "")
     )
+
+
+def _grid_from(text: str | None):
+    """`--grid` takes JSON text or @path-to-json; bad specs fail here, before any work."""
+    if text is None:
+        return None
+    from tasks.clustering import parse_grid_spec
+
+    if text.startswith("@"):
+        path = Path(text[1:])
+        if not path.is_file():
+            raise ParameterError(f"grid file not found: {path}")
+        text = path.read_text()
+    return parse_grid_spec(text)
+
+
+@app.command()
+def run(
+    data: Path | None = typer.Option(
+        None, "--data", help="CC GENERAL CSV (default: CCSEG_DATA_PATH, else synthetic data)."
+    ),
+    grid: str | None = typer.Option(
+        None, "--grid", help="Grid spec as JSON text or @file.json (default: the built-in grid)."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default: ./outputs)."),
+    synthetic_rows: int = typer.Option(
+        20_000, "--synthetic-rows", help="Customers to generate when no real file is found."
+    ),
+    dask_address: str | None = typer.Option(
+        None, "--dask-address", help="Run the grid on this Dask scheduler instead of threads."
+    ),
+) -> None:
+    """Run the segmentation flow end to end: validate, grid, select, promote, report."""
+    spec = _grid_from(grid)
+    from flows.segmentation import segmentation
+
+    flow = segmentation
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        flow = segmentation.with_options(task_runner=DaskTaskRunner(address=dask_address))
+    summary = flow(data_path=data, grid=spec, output_dir=out, synthetic_rows=synthetic_rows)
+    typer.echo(
+        f"chosen {summary.chosen_cell_id}: {summary.n_segments} segments over "
+        f"{summary.rows_clean:,} customers ({summary.rows_quarantined:,} quarantined)\n"
+        f"registry: {summary.promotion.reason}\n"
+        f"segments: {summary.segments_path}"
+        + (f"\nreport: {summary.report_path}" if summary.report_path else "")
+    )
+
+
+@app.command()
+def score(
+    data: Path = typer.Option(..., "--data", help="A new batch of CC GENERAL rows to segment."),
+    out: Path = typer.Option(..., "--out", help="CSV to write customer -> segment to."),
+    model_uri: str | None = typer.Option(
+        None, "--model-uri", help="Model to use (default: models:/cc-segmentation@champion)."
+    ),
+) -> None:
+    """Assign segments to a new batch with the champion model (same validation contract)."""
+    from flows.scoring import scoring
+
+    summary = scoring(data_path=data, output_path=out, model_uri=model_uri)
+    typer.echo(
+        f"{summary.rows_scored:,} customers scored with {summary.model_uri} -> "
+        f"{summary.output_path} ({summary.rows_quarantined:,} quarantined)"
+    )
+
+
+@app.command()
+def loadtest(
+    base_url: str = typer.Option("http://127.0.0.1:8080", "--base-url", help="Chat service URL."),
+    rate: float = typer.Option(100, "--rate", help="Open-loop arrivals per minute."),
+    duration: float = typer.Option(30, "--duration", help="Seconds of load (bounded)."),
+    sessions: int = typer.Option(20, "--sessions", help="Distinct chat sessions to spread over."),
+    timeout: float = typer.Option(5, "--timeout", help="Per-request timeout in seconds."),
+    seed: int = typer.Option(0, "--seed", help="Seed for arrivals and questions."),
+) -> None:
+    """Load-test the chat service with open-loop traffic (loopback only) and report the outcome."""
+    from flows.chatbot_loadtest import chatbot_loadtest
+
+    chatbot_loadtest(
+        base_url=base_url,
+        requests_per_minute=rate,
+        duration_seconds=duration,
+        session_count=sessions,
+        timeout_seconds=timeout,
+        seed=seed,
+    )
+
+
+def _register_chatbot() -> None:
+    # The chat service is an independent package; the pipeline CLI only mounts its commands.
+    from chatbot.cli import app as chatbot_app
+
+    app.add_typer(chatbot_app, name="chatbot")
+
+
+_register_chatbot()
 
 
 def _stderr(message: str) -> None:

@@ -1,0 +1,148 @@
+"""MLflow tracking: the experiment, the flow's parent run, and one child run per grid cell.
+
+The tracking URI is set in exactly one place (`configure_tracking`). Child runs are started with an
+explicit `parent_run_id` because MLflow's `nested=True` does not cross the task runner's threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import ModelSignature, infer_signature
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PIPELINE_PACKAGES = ("schemas", "tasks", "flows")
+# The tags that let a reader find a run from Prefect, the data, or the code.
+TAG_FLOW_RUN = "prefect.flow_run_id"
+TAG_DATA_SHA = "data.sha256"
+TAG_CODE_VERSION = "code.version"
+TAG_GRID_CELL = "grid_cell"
+TAG_SYNTHETIC = "data.synthetic"
+MODEL_NAME_IN_RUN = "model"
+
+
+@dataclass(frozen=True)
+class TrackingContext:
+    """What a worker thread needs to log a child run (plain values: safe to pass to any thread)."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+
+
+def code_version() -> str:
+    """The git commit (`+dirty` when pipeline code changed), else a hash of the pipeline source."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", *PIPELINE_PACKAGES],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return f"{commit}+dirty" if dirty else commit
+    except (OSError, subprocess.CalledProcessError):
+        return f"src-{source_hash()[:12]}"
+
+
+def source_hash(packages: tuple[str, ...] = PIPELINE_PACKAGES) -> str:
+    """A hash of the pipeline's Python source, for cache keys that must change with the code."""
+    digest = hashlib.sha256()
+    for package in packages:
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            digest.update(path.relative_to(REPO_ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def configure_tracking(tracking_uri: str, experiment_name: str, artifact_location: str) -> str:
+    """Point MLflow at the store and make sure the experiment exists before any fan-out."""
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return client.create_experiment(experiment_name, artifact_location=artifact_location)
+    return experiment.experiment_id
+
+
+def clean_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    """MLflow metrics must be finite floats; undefined ones (NaN) are left out, not faked."""
+    return {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+
+
+def model_signature(sample: pd.DataFrame, labels: np.ndarray) -> ModelSignature:
+    """Signature of a segmentation pipeline: validated raw rows in, integer segment out."""
+    return infer_signature(sample, labels)
+
+
+def log_cell_run(
+    context: TrackingContext,
+    cell_id: str,
+    params: Mapping[str, object],
+    metrics: Mapping[str, float],
+    pipeline: object,
+    signature: ModelSignature,
+    pip_requirements: list[str],
+) -> tuple[str, str]:
+    """One child run for one grid cell: params, metrics, tag and the fitted Pipeline.
+
+    Returns (run_id, model_uri). The model is logged with explicit pip requirements, since
+    inferring them costs several seconds per model.
+    """
+    import mlflow.sklearn
+
+    mlflow.set_tracking_uri(context.tracking_uri)
+    with mlflow.start_run(
+        experiment_id=context.experiment_id,
+        run_name=cell_id,
+        parent_run_id=context.parent_run_id,
+        tags={TAG_GRID_CELL: cell_id},
+    ) as run:
+        mlflow.log_params({k: str(v) for k, v in params.items()})
+        mlflow.log_metrics(clean_metrics(metrics))
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name=MODEL_NAME_IN_RUN,
+            signature=signature,
+            pip_requirements=pip_requirements,
+            code_paths=MODEL_CODE_PATHS,
+            skops_trusted_types=own_types(pipeline),
+        )
+        return run.info.run_id, info.model_uri
+
+
+def own_types(model: object) -> list[str]:
+    """The project's own classes inside a model, which skops must be told to trust.
+
+    MLflow serialises scikit-learn models with skops, which refuses unknown types on load; we
+    trust exactly our own transformer and wrapper classes, never a third party's.
+    """
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    return [name for name in untrusted if name.split(".", 1)[0] in PIPELINE_PACKAGES]
+
+
+def pinned_requirements(
+    packages: tuple[str, ...] = ("scikit-learn", "pandas", "numpy", "skops"),
+) -> list[str]:
+    """Exact versions of what unpickling the pipeline needs, read from this environment."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in packages]
+
+
+# The pickled pipeline refers to our transformer classes; shipping their packages with the model
+# lets `mlflow models serve` or any other environment load it without installing this project.
+MODEL_CODE_PATHS = [str(REPO_ROOT / "tasks"), str(REPO_ROOT / "schemas"), str(REPO_ROOT / "ccseg")]
