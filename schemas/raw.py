@@ -37,6 +37,9 @@ FREQUENCY_HARD_MAX = 2.0
 # Purchases are stored to the cent; a split off by more than one currency unit is not rounding.
 PURCHASE_SPLIT_TOLERANCE = 1.0
 MAX_TENURE_MONTHS = 12
+# About 270 transactions a day for a year; the real maximum is 358 in a year. Also keeps every
+# count far inside int64, so the clean frame's integer columns can never wrap around.
+MAX_TRANSACTIONS = 100_000
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,11 @@ _RULES: tuple[Rule, ...] = (
     ),
     Rule("share_out_of_range", "hard", "PRC_FULL_PAYMENT is a share of months: 0 to 1."),
     Rule("count_not_whole", "hard", "Transaction counts and tenure are whole numbers."),
+    Rule(
+        "count_out_of_range",
+        "hard",
+        f"More than {MAX_TRANSACTIONS:,} transactions in a year is corruption, not a customer.",
+    ),
     Rule(
         "tenure_out_of_range",
         "hard",
@@ -159,6 +167,8 @@ def _column_checks(column: str) -> list[pa.Check]:
         checks.append(_finite_check("share_out_of_range", lambda s: s <= 1))
     if column in COUNT_COLUMNS:
         checks.append(_finite_check("count_not_whole", lambda s: s == np.floor(s)))
+    if column in ("CASH_ADVANCE_TRX", "PURCHASES_TRX"):
+        checks.append(_finite_check("count_out_of_range", lambda s: s <= MAX_TRANSACTIONS))
     if column == "TENURE":
         checks.append(
             _finite_check("tenure_out_of_range", lambda s: s.between(1, MAX_TENURE_MONTHS))

@@ -13,12 +13,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pandera.errors
 from prefect import task
 
-from ccseg.errors import FileLevelError
+from ccseg.errors import FileLevelError, ParameterError
 from schemas.columns import CUST_ID, NUMERIC_COLUMNS, RAW_COLUMNS
 from schemas.raw import (
     CLEAN_DTYPES,
@@ -33,6 +32,7 @@ from schemas.raw import (
 # Text that real exports use for "no value"; anything else unparseable is `not_a_number`.
 NA_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none"})
 LINE = "line"
+EXTRA_FIELDS = "extra_fields"
 REASONS = "reasons"
 
 
@@ -156,11 +156,18 @@ def read_raw_table(path: Path) -> RawTable:
 
 
 def _text_frame(table: RawTable) -> tuple[pd.DataFrame, pd.Series]:
-    """Align rows to the header; a row of the wrong width is padded and flagged `field_count`."""
+    """Align rows to the header; a row of the wrong width is padded and flagged `field_count`.
+
+    Fields beyond the header's width are kept, comma-joined, in `extra_fields` so that a
+    quarantined row still holds all of its original text.
+    """
     width = len(table.header)
     aligned = [(r + [""] * width)[:width] for r in table.rows]
     text = pd.DataFrame(aligned, columns=table.header, dtype=object)
     text.insert(0, LINE, table.line_numbers)
+    surplus = [",".join(r[width:]) for r in table.rows]
+    if any(surplus):
+        text[EXTRA_FIELDS] = surplus
     wrong_width = pd.Series([len(r) != width for r in table.rows], index=text.index)
     return text, wrong_width
 
@@ -168,7 +175,9 @@ def _text_frame(table: RawTable) -> tuple[pd.DataFrame, pd.Series]:
 def _coerce_numbers(text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Typed frame (NaN where no number) and a mask of cells whose text is not a number."""
     typed = pd.DataFrame(index=text.index)
-    typed[CUST_ID] = text[CUST_ID].str.strip().replace("", np.nan)
+    ids = text[CUST_ID].str.strip()
+    # An id written as an NA token ("NA", "null") is a missing id, not a customer called "NA".
+    typed[CUST_ID] = ids.where(~ids.str.lower().isin(NA_TOKENS), None)
     not_a_number = pd.DataFrame(False, index=text.index, columns=list(NUMERIC_COLUMNS))
     for column in NUMERIC_COLUMNS:
         cells = text[column].str.strip()
@@ -201,7 +210,7 @@ def _hard_failures(typed: pd.DataFrame) -> pd.DataFrame:
 def _structural_reasons(
     text: pd.DataFrame, wrong_width: pd.Series, header: list[str]
 ) -> pd.DataFrame:
-    fields = text.drop(columns=[LINE])
+    fields = text[header]
     repeated_header = (fields.apply(lambda col: col.str.strip().str.upper()) == header).all(axis=1)
     duplicate_row = fields.duplicated(keep="first") & ~repeated_header
     found = [
@@ -235,7 +244,9 @@ def _drop_echoed_missing(reasons: pd.DataFrame, not_a_number: pd.DataFrame) -> p
     """Drop `missing_value:COL` where the cell has text that is not a number (named once)."""
     parts = reasons["reason"].str.split(":", n=1, expand=True).reindex(columns=[0, 1])
     is_missing = (parts[0] == "missing_value") & parts[1].isin(not_a_number.columns)
-    echoed = pd.Series(False, index=reasons.index)
+    echoed = pd.Series(False, index=reasons.index, dtype=bool)
+    if not is_missing.any():
+        return reasons
     echoed[is_missing] = [
         bool(not_a_number.at[row, column])
         for row, column in zip(
@@ -301,6 +312,9 @@ def read_and_validate(path: Path) -> IngestResult:
 
 def write_outputs(result: IngestResult, out_dir: Path) -> dict[str, Path]:
     """Write clean.parquet, quarantine.csv and validation.json, each atomically (temp + rename)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError(f"output folder {out_dir} is an existing file, not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = {
         "clean": out_dir / "clean.parquet",

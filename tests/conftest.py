@@ -29,7 +29,7 @@ def _real_data_path() -> Path:
 
 @pytest.fixture(scope="session")
 def real_data_path() -> Path:
-    """The real CC GENERAL file; absent -> skip with the reason, except in CI where it must exist."""
+    """The real CC GENERAL file; absent -> skip with the reason, but in CI it must exist."""
     path = _real_data_path()
     if not path.is_file():
         message = f"real dataset not found at {path} (set CCSEG_DATA_PATH to its location)"
