@@ -82,8 +82,13 @@ def clean_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
 
 
 def model_signature(sample: pd.DataFrame, labels: np.ndarray) -> ModelSignature:
-    """Signature of a segmentation pipeline: validated raw rows in, integer segment out."""
-    return infer_signature(sample, labels)
+    """Signature of a segmentation pipeline: validated raw rows in, integer segment out.
+
+    Counts are declared as doubles: a batch with a missing count arrives as floats, and MLflow
+    accepts integers where doubles are declared but not the reverse.
+    """
+    counts = sample.select_dtypes("integer").columns
+    return infer_signature(sample.astype(dict.fromkeys(counts, "float64")), labels)
 
 
 def log_cell_run(
