@@ -1,0 +1,110 @@
+"""The grid's metrics, with FIXED names (the MLflow UI compares runs by them), and their meaning."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
+
+# name -> meaning. Separation metrics are computed in the space the model clustered (the
+# transformed features), on the rows assigned to a segment (HDBSCAN's noise is left out).
+METRIC_DOCS: dict[str, str] = {
+    "silhouette": "mean silhouette on a seeded sample, in [-1, 1]; higher = better separated",
+    "silhouette_sample_size": "rows the silhouette was computed on",
+    "davies_bouldin": "Davies-Bouldin index; lower = better separated",
+    "calinski_harabasz": "Calinski-Harabasz index; higher = better separated",
+    "bic": "Bayesian information criterion of the Gaussian mixture (GMM only); lower = better",
+    "n_segments": "segments found (noise not counted)",
+    "min_segment_share": "share of all customers in the smallest segment",
+    "max_segment_share": "share of all customers in the largest segment",
+    "noise_share": "share of customers labelled noise (-1); 0 for methods without noise",
+    "stability_ari": "mean ARI between the full fit and refits on bootstrap resamples",
+    "stability_ari_std": "standard deviation of those ARIs",
+    "fit_seconds": "wall time of the full fit of the pipeline (features + model)",
+    "cell_seconds": "wall time of the whole cell: fit, metrics and stability refits",
+    "degenerate": "1 when fewer than two segments were found: the cell is unusable",
+}
+METRIC_NAMES: tuple[str, ...] = tuple(METRIC_DOCS)
+
+# Values that mark a degenerate cell unusable while staying finite (MLflow drops NaN and inf).
+DEGENERATE_SILHOUETTE = -1.0
+DEGENERATE_DAVIES_BOULDIN = 1e6
+
+
+def segment_shares(labels: np.ndarray) -> dict[str, float]:
+    """How many segments, how big the smallest and largest, and how much noise (label -1)."""
+    n = len(labels)
+    assigned = labels[labels >= 0]
+    counts = np.unique(assigned, return_counts=True)[1]
+    return {
+        "n_segments": float(len(counts)),
+        "min_segment_share": float(counts.min() / n) if len(counts) else 0.0,
+        "max_segment_share": float(counts.max() / n) if len(counts) else 0.0,
+        "noise_share": float((labels < 0).mean()) if n else 0.0,
+    }
+
+
+def separation_metrics(
+    space: np.ndarray, labels: np.ndarray, *, sample_size: int, seed: int
+) -> dict[str, float]:
+    """Silhouette (sampled when there are more rows than `sample_size`), Davies-Bouldin, C-H.
+
+    With fewer than two segments none is defined: the degenerate values are returned instead.
+    """
+    assigned = labels >= 0
+    points, kept = space[assigned], labels[assigned]
+    if len(np.unique(kept)) < 2:
+        return {
+            "silhouette": DEGENERATE_SILHOUETTE,
+            "silhouette_sample_size": 0.0,
+            "davies_bouldin": DEGENERATE_DAVIES_BOULDIN,
+            "calinski_harabasz": 0.0,
+            "degenerate": 1.0,
+        }
+    rows = min(sample_size, len(kept))
+    try:
+        silhouette = silhouette_score(
+            points, kept, sample_size=rows if rows < len(kept) else None, random_state=seed
+        )
+    except ValueError:  # the sample drew a single segment: a tiny segment, as bad as it gets
+        silhouette = DEGENERATE_SILHOUETTE
+    return {
+        "silhouette": float(silhouette),
+        "silhouette_sample_size": float(rows),
+        "davies_bouldin": float(davies_bouldin_score(points, kept)),
+        "calinski_harabasz": float(calinski_harabasz_score(points, kept)),
+        "degenerate": 0.0,
+    }
+
+
+def bootstrap_stability(
+    fit_predict: Callable[[pd.DataFrame, int], np.ndarray],
+    clean: pd.DataFrame,
+    reference: np.ndarray,
+    *,
+    resamples: int,
+    seed: int,
+    rows: int | None = None,
+) -> tuple[float, float]:
+    """Mean and std of the ARI between `reference` and refits on bootstrap resamples.
+
+    Each refit sees `rows` rows drawn with replacement (all n when None), then labels every
+    customer; `fit_predict(sample, seed)` must refit the whole pipeline on the sample.
+    """
+    n = len(clean)
+    size = n if rows is None else min(rows, n)
+    rng = np.random.default_rng(seed)
+    scores = []
+    for _ in range(resamples):
+        picked = np.sort(rng.integers(0, n, size=size))
+        sample = clean.iloc[picked].reset_index(drop=True)
+        labels = fit_predict(sample, int(rng.integers(0, 2**31 - 1)))
+        scores.append(adjusted_rand_score(reference, labels))
+    return float(np.mean(scores)), float(np.std(scores))
