@@ -9,7 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ccseg.errors import ParameterError
 
-DEFAULT_DATA_PATH = Path("../shared/data/cc_general.csv")
+# The real dataset sits beside the project checkout; resolved from here, not from the caller's cwd.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_PATH = (PROJECT_ROOT / ".." / "shared" / "data" / "cc_general.csv").resolve()
 
 
 class PipelineSettings(BaseSettings):

@@ -107,6 +107,24 @@ ARCHETYPES: tuple[Archetype, ...] = (
         ),
     ),
     Archetype(
+        "revolver_with_cash",
+        "Revolvers who spend and draw cash",
+        (
+            _above("balance", 0.70),
+            _above("cash_advance_per_month", 0.60),
+            _above("purchases_per_month", 0.40),
+        ),
+    ),
+    Archetype(
+        "oneoff_spender",
+        "One-off card spenders",
+        (
+            _below("installment_share", 0.35),
+            _above("purchases_frequency", 0.45),
+            _below("cash_advance_per_month", 0.55),
+        ),
+    ),
+    Archetype(
         "dormant",
         "Dormant low-activity",
         (_below("purchases_per_month", 0.30), _below("cash_advance_per_month", 0.55)),

@@ -125,6 +125,36 @@ PLAYBOOKS: dict[str, Playbook] = {
         ),
         value="Holds {balance_share} of balances: a core interest-income segment.",
     ),
+    "revolver_with_cash": Playbook(
+        headline="protect the book: large revolving balances fed by purchases and cash",
+        meaning="Carry the largest balances (median {balance}, utilisation {util}), buy on the "
+        "card ({purchases_pm} per month) and also draw cash ({cash_pm} per month); they seldom "
+        "pay in full ({full_pay}) and pay close to the minimum (payments / minimum {pay_min}).",
+        actions=(
+            "Balance-transfer or instalment-plan offer that moves cash advances to a lower rate.",
+            "No limit increases while utilisation is above {util}; reassess on improvement.",
+            "Watch-list on utilisation and payment-to-minimum trends; early collections contact.",
+            "Retention matters: they generate interest income; offer rate reviews, not rewards.",
+            "Personal contact (call or relationship manager) for the largest balances.",
+        ),
+        value="{customers_share} of customers carry {balance_share} of balances and "
+        "{cash_share} of cash advances: the most interest income and the most exposure.",
+    ),
+    "oneoff_spender": Playbook(
+        headline="grow spend: rewards on one-off purchases, convert big tickets to instalments",
+        meaning="Regular card buyers (purchase frequency {purchases_freq}, {purchases_pm} per "
+        "month) who buy in one-off purchases (installment share {inst_share}), carry modest "
+        "balances (utilisation {util}) and avoid cash advances.",
+        actions=(
+            "Points or cashback on one-off spend; pay-in-instalments offer on large tickets.",
+            "Limit increases on request for customers paying well above the minimum ({pay_min}).",
+            "Low risk: standard monitoring.",
+            "Spend-based loyalty tiers; watch for falling purchase frequency.",
+            "In-app offers at checkout and after large purchases.",
+        ),
+        value="{customers_share} of customers make {purchases_share} of purchases: "
+        "interchange income at low credit risk.",
+    ),
     "dormant": Playbook(
         headline="reactivate or rationalise: first-purchase incentives, review idle limits",
         meaning="Little purchase activity ({purchases_pm} per month, frequency "
