@@ -131,6 +131,31 @@ def score(
 
 
 @app.command()
+def watch(
+    landing: Path = typer.Option(Path("landing"), "--landing", help="Folder new files land in."),
+    pattern: str = typer.Option("*.csv", "--pattern", help="Which files count as data."),
+    state_file: Path | None = typer.Option(None, "--state-file", help="Where seen hashes live."),
+    settle_seconds: float = typer.Option(
+        60.0, "--settle-seconds", help="A file must be unchanged this long to be taken."
+    ),
+) -> None:
+    """Announce new files in the landing folder as ccseg.data.landed events (one look)."""
+    from flows.data_watch import watch as watch_once
+
+    announced = watch_once(landing, pattern, state_file, settle_seconds)
+    typer.echo(f"{len(announced)} new file(s) announced")
+
+
+@app.command()
+def notify(path: Path = typer.Argument(..., help="File to announce as ccseg.data.landed.")) -> None:
+    """Emit the landed-data event for one file by hand (triggers segmentation-on-new-data)."""
+    from flows.data_watch import notify as announce
+
+    landed = announce(path)
+    typer.echo(f"announced {landed.path} ({landed.bytes:,} bytes) as {landed.resource_id}")
+
+
+@app.command()
 def loadtest(
     base_url: str = typer.Option("http://127.0.0.1:8080", "--base-url", help="Chat service URL."),
     rate: float = typer.Option(100, "--rate", help="Open-loop arrivals per minute."),

@@ -39,7 +39,7 @@ PLAYBOOKS: dict[str, Playbook] = {
             "Proactive call or app message from the collections-prevention team.",
         ),
         value="Holds {balance_share} of balances and {cash_share} of all cash advances with "
-        "median utilisation {util}: the largest interest income and the largest credit risk.",
+        "median utilisation {util}: interest income that comes with high credit risk.",
     ),
     "cash_and_spend": Playbook(
         headline="grow carefully: reward card spend, watch the cash advances",
@@ -138,7 +138,7 @@ PLAYBOOKS: dict[str, Playbook] = {
             "Personal contact (call or relationship manager) for the largest balances.",
         ),
         value="{customers_share} of customers carry {balance_share} of balances and "
-        "{cash_share} of cash advances: the most interest income and the most exposure.",
+        "{cash_share} of cash advances: interest income with concentrated exposure.",
     ),
     "oneoff_spender": Playbook(
         headline="grow spend: rewards on one-off purchases, convert big tickets to instalments",
