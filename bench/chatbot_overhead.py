@@ -1,0 +1,462 @@
+"""Chat service overhead and capacity under open-loop load, against the fake Bedrock.
+
+Three processes: the fake Bedrock (fixed model latency, so `overhead = end-to-end - latency` is
+exact up to the fake's own cost), the service (`python -m chatbot.cli serve`, limits raised so
+they never reject the load) and this load generator. Arrivals are open-loop (fired on schedule
+whatever the responses) and latency is measured from the scheduled send time, so a slow service
+cannot hide its queueing. The baseline calls the fake straight through boto3 from this process
+at the same rate: what any Bedrock client pays, the service's overhead on top of it is the rest.
+
+    python -m bench.chatbot_overhead                 # full run (about 15 minutes)
+    python -m bench.chatbot_overhead --quick         # a smoke run of about a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import boto3
+import httpx
+from botocore.config import Config
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DUMMY_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench-access-key-id",
+    "AWS_SECRET_ACCESS_KEY": "bench-secret-access-key",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+}
+# Limits far above the load, a pool big enough for the highest step, production defaults else.
+SERVICE_ENV = {
+    "CHATBOT_SESSION_RATE_LIMIT": "1000000/minute",
+    "CHATBOT_IP_RATE_LIMIT": "1000000/minute",
+    "CHATBOT_GLOBAL_REQUESTS_PER_MINUTE": "1000000",
+    "CHATBOT_GLOBAL_TOKENS_PER_MINUTE": "100000000",
+    "CHATBOT_MAX_POOL_CONNECTIONS": "512",
+    "CHATBOT_MAX_CONCURRENT_UPSTREAM": "512",
+    "CHATBOT_LOG_LEVEL": "INFO",
+}
+PAGE_TEXT = "\n".join(
+    f"Section {index}: the premium card costs 90 EUR a year; cash advances cost 3% of the amount."
+    for index in range(40)
+)
+BUDGET_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    status: int  # 0: transport error
+    latency_s: float  # from the scheduled send time to the end of the response
+    upstream_ms: float | None  # the service's Server-Timing, when present
+    lag_s: float = 0.0  # how late the generator fired it (open loop: it should be ~0)
+
+
+@dataclass(frozen=True)
+class Summary:
+    label: str
+    target_per_minute: float
+    sent: int
+    ok: int
+    errors: int
+    achieved_per_minute: float
+    generator_lag_p99_ms: float
+    e2e_p50_ms: float
+    e2e_p95_ms: float
+    e2e_p99_ms: float
+    overhead_p50_ms: float
+    overhead_p99_ms: float
+    service_only_p50_ms: float | None
+    service_only_p99_ms: float | None
+    load_average: float
+    cpu_ms_per_request: float | None = None
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Linear interpolation between closest ranks (the usual definition)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarize(
+    label: str, rate: float, samples: list[Sample], elapsed: float, latency_ms: float
+) -> Summary:
+    ok = [sample for sample in samples if sample.status == 200]
+    e2e = [sample.latency_s * 1000 for sample in ok]
+    overhead = [value - latency_ms for value in e2e]
+    service_only = [
+        sample.latency_s * 1000 - sample.upstream_ms for sample in ok if sample.upstream_ms
+    ]
+    return Summary(
+        label=label,
+        target_per_minute=rate,
+        sent=len(samples),
+        ok=len(ok),
+        errors=len(samples) - len(ok),
+        achieved_per_minute=len(samples) / elapsed * 60 if elapsed else 0.0,
+        generator_lag_p99_ms=percentile([sample.lag_s * 1000 for sample in samples], 0.99),
+        e2e_p50_ms=percentile(e2e, 0.50),
+        e2e_p95_ms=percentile(e2e, 0.95),
+        e2e_p99_ms=percentile(e2e, 0.99),
+        overhead_p50_ms=percentile(overhead, 0.50),
+        overhead_p99_ms=percentile(overhead, 0.99),
+        service_only_p50_ms=percentile(service_only, 0.50) if service_only else None,
+        service_only_p99_ms=percentile(service_only, 0.99) if service_only else None,
+        load_average=os.getloadavg()[0],
+    )
+
+
+async def open_loop(
+    send_one: Callable[[int], Awaitable[Sample]], per_minute: float, duration_s: float, seed: int
+) -> tuple[list[Sample], float]:
+    """Fire `per_minute` requests per minute for `duration_s`, on schedule (Poisson arrivals)."""
+    rng = random.Random(seed)
+    count = max(1, round(per_minute * duration_s / 60))
+    start = time.perf_counter() + 0.05
+    offsets, clock = [], 0.0
+    for _ in range(count):
+        offsets.append(clock)
+        clock += rng.expovariate(per_minute / 60)
+    tasks = []
+    for index, offset in enumerate(offsets):
+        delay = start + offset - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(_timed(send_one, index, start + offset)))
+    samples = await asyncio.gather(*tasks)
+    return list(samples), duration_s
+
+
+async def _timed(send_one: Callable[[int], Awaitable[Sample]], index: int, due: float) -> Sample:
+    lag = time.perf_counter() - due
+    sample = await send_one(index)
+    return Sample(sample.status, time.perf_counter() - due, sample.upstream_ms, lag)
+
+
+def service_sender(client: httpx.AsyncClient) -> Callable[[int], Awaitable[Sample]]:
+    async def send_one(index: int) -> Sample:
+        body = {
+            "message": f"What does the premium card cost? ({index})",
+            "page": {
+                "url": "https://www.example.com/cards/fees",
+                "title": "Card fees explained",
+                "text": PAGE_TEXT,
+            },
+            "session_id": f"bench-session-{index % 500:04d}",
+        }
+        try:
+            response = await client.post("/api/chat", json=body)
+        except httpx.HTTPError:
+            return Sample(0, 0.0, None)
+        timing = response.headers.get("server-timing", "")
+        upstream = float(timing.split("dur=")[1]) if "dur=" in timing else None
+        return Sample(response.status_code, 0.0, upstream)
+
+    return send_one
+
+
+def boto3_sender(fake_url: str, pool: ThreadPoolExecutor) -> Callable[[int], Awaitable[Sample]]:
+    config = Config(
+        region_name="us-east-1",
+        max_pool_connections=512,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=1,
+        read_timeout=10,
+    )
+    client = boto3.session.Session().client("bedrock-runtime", endpoint_url=fake_url, config=config)
+    kwargs = {
+        "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "system": [{"text": "You are a help assistant."}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"text": f'<page url="https://www.example.com">{PAGE_TEXT}</page>'}],
+            }
+        ],
+        "inferenceConfig": {"maxTokens": 400, "temperature": 0.2},
+    }
+
+    def call() -> int:
+        try:
+            client.converse(**kwargs)
+            return 200
+        except Exception:
+            return 0
+
+    async def send_one(_: int) -> Sample:
+        status = await asyncio.get_running_loop().run_in_executor(pool, call)
+        return Sample(status, 0.0, None)
+
+    return send_one
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with code {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up within {timeout} s")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], probe_url: str) -> Iterator[int]:
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until_up(probe_url, process)
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+async def measure(
+    label: str,
+    send_one: Callable[[int], Awaitable[Sample]],
+    rate: float,
+    duration: float,
+    seed: int,
+    latency_ms: float,
+    service_pid: int | None,
+) -> Summary:
+    cpu_before = process_cpu_seconds(service_pid) if service_pid else 0.0
+    samples, elapsed = await open_loop(send_one, rate, duration, seed)
+    summary = summarize(label, rate, samples, elapsed, latency_ms)
+    if service_pid:
+        cpu = process_cpu_seconds(service_pid) - cpu_before
+        summary = Summary(**{**asdict(summary), "cpu_ms_per_request": cpu * 1000 / len(samples)})
+    print(format_row(summary), flush=True)
+    return summary
+
+
+def median_summary(label: str, runs: list[Summary]) -> Summary:
+    """The median of every figure across runs (each figure on its own)."""
+    merged = {}
+    for name, value in asdict(runs[0]).items():
+        values = [getattr(run, name) for run in runs]
+        if isinstance(value, str):
+            merged[name] = label
+        elif any(v is None for v in values):
+            merged[name] = None
+        else:
+            merged[name] = statistics.median(values)
+    return Summary(**merged)
+
+
+def sustained(summary: Summary) -> bool:
+    return (
+        summary.errors == 0
+        and summary.e2e_p95_ms <= BUDGET_SECONDS * 1000
+        and summary.generator_lag_p99_ms <= 100
+    )
+
+
+HEADER = (
+    "| run | target/min | sent | errors | achieved/min | lag p99 | e2e p50 | e2e p95 | e2e p99 "
+    "| overhead p50 | overhead p99 | service-only p50 | service-only p99 | CPU ms/req | load |"
+)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def format_row(s: Summary) -> str:
+    return (
+        f"| {s.label} | {s.target_per_minute:.0f} | {s.sent} | {s.errors} "
+        f"| {s.achieved_per_minute:.0f} | {_ms(s.generator_lag_p99_ms)} "
+        f"| {_ms(s.e2e_p50_ms)} | {_ms(s.e2e_p95_ms)} "
+        f"| {_ms(s.e2e_p99_ms)} | {_ms(s.overhead_p50_ms)} | {_ms(s.overhead_p99_ms)} "
+        f"| {_ms(s.service_only_p50_ms)} | {_ms(s.service_only_p99_ms)} "
+        f"| {_ms(s.cpu_ms_per_request)} | {s.load_average:.2f} |"
+    )
+
+
+async def run_benchmark(
+    args: argparse.Namespace, fake_url: str, service_url: str, pid: int
+) -> dict:
+    latency = args.latency_ms
+    results: dict[str, list[dict]] = {"low_rate": [], "baseline_low_rate": [], "steps": []}
+    limits = httpx.Limits(max_connections=4096, max_keepalive_connections=4096)
+    with ThreadPoolExecutor(max_workers=512) as pool:
+        async with httpx.AsyncClient(base_url=service_url, timeout=10, limits=limits) as client:
+            service = service_sender(client)
+            baseline = boto3_sender(fake_url, pool)
+            await measure("warm-up", service, 600, 5, 99, latency, None)
+            await measure("warm-up boto3", baseline, 600, 5, 99, latency, None)
+            print(HEADER, flush=True)
+            low, base = [], []
+            for run in range(args.runs if "low" in args.phases else 0):
+                low.append(
+                    await measure(
+                        f"service {run + 1}",
+                        service,
+                        args.low_rate,
+                        args.low_duration,
+                        run,
+                        latency,
+                        pid,
+                    )
+                )
+                base.append(
+                    await measure(
+                        f"boto3 baseline {run + 1}",
+                        baseline,
+                        args.low_rate,
+                        args.low_duration,
+                        run,
+                        latency,
+                        None,
+                    )
+                )
+            if low:
+                results["low_rate"] = [asdict(median_summary("service (median)", low))]
+                results["baseline_low_rate"] = [asdict(median_summary("boto3 (median)", base))]
+            for rate in args.rates if "capacity" in args.phases else []:
+                runs = [
+                    await measure(
+                        f"step {rate:.0f} #{run + 1}",
+                        service,
+                        rate,
+                        args.step_duration,
+                        100 + run,
+                        latency,
+                        pid,
+                    )
+                    for run in range(args.runs)
+                ]
+                step = median_summary(f"step {rate:.0f} (median)", runs)
+                results["steps"].append(asdict(step))
+                if not sustained(step):
+                    break
+            passing = [s for s in results["steps"] if sustained(Summary(**s))]
+            if passing:
+                top = passing[-1]["target_per_minute"]
+                base_top = [
+                    await measure(
+                        f"boto3 baseline {top:.0f} #{run + 1}",
+                        baseline,
+                        top,
+                        args.step_duration,
+                        100 + run,
+                        latency,
+                        None,
+                    )
+                    for run in range(args.runs)
+                ]
+                results["baseline_at_max"] = [asdict(median_summary("boto3 at max", base_top))]
+    return results
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency-ms", type=float, default=800.0, help="fixed model latency")
+    parser.add_argument("--low-rate", type=float, default=100.0, help="requests per minute")
+    parser.add_argument("--low-duration", type=float, default=60.0, help="seconds per low run")
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(value) for value in text.split(",")],
+        default=[1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0],
+        help="comma-separated requests per minute for the capacity steps",
+    )
+    parser.add_argument("--step-duration", type=float, default=20.0, help="seconds per step")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median is kept)")
+    parser.add_argument(
+        "--phases",
+        type=lambda text: set(text.split(",")),
+        default={"low", "capacity"},
+        help="which parts to run: low (overhead at --low-rate), capacity (the steps), or both",
+    )
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument(
+        "--output", type=Path, default=REPO_ROOT / "bench" / "results" / "chatbot_overhead.json"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.low_duration, args.step_duration, args.runs = 15.0, 8.0, 1
+        args.rates = [1000.0, 3000.0]
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    os.environ.update(DUMMY_AWS_ENV)  # the in-process boto3 baseline uses the default chain too
+    env = dict(os.environ)
+    fake_port, service_port = free_port(), free_port()
+    fake_url = f"http://127.0.0.1:{fake_port}"
+    service_url = f"http://127.0.0.1:{service_port}"
+    cli = [sys.executable, "-m", "chatbot.cli"]
+    fake_cmd = [
+        *cli,
+        "fake-bedrock",
+        "--port",
+        str(fake_port),
+        "--latency-ms",
+        str(args.latency_ms),
+    ]
+    service_env = {**env, **SERVICE_ENV, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake_url}
+    started = time.time()
+    with (
+        running(fake_cmd, env, f"{fake_url}/"),
+        running(
+            [*cli, "serve", "--port", str(service_port)], service_env, f"{service_url}/readyz"
+        ) as pid,
+    ):
+        results = asyncio.run(run_benchmark(args, fake_url, service_url, pid))
+    results["meta"] = {
+        "cpus": os.cpu_count(),
+        "latency_ms": args.latency_ms,
+        "runs": args.runs,
+        "low_rate_per_minute": args.low_rate,
+        "low_duration_s": args.low_duration,
+        "step_duration_s": args.step_duration,
+        "wall_seconds": round(time.time() - started),
+        "load_average_end": os.getloadavg(),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2))
+    print(f"\nresults written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""`ccseg chatbot ...`: serve the chat service, or run the fake Bedrock runtime for local work."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    help="The Bedrock chat assistant: the service and a fake Bedrock runtime.",
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Interface to bind (CHATBOT_HOST, 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Port to bind (CHATBOT_PORT, 8080)."),
+) -> None:
+    """Serve the chat API and widget with uvicorn, in one process, configured by CHATBOT_*."""
+    import uvicorn
+
+    from chatbot.app import create_app
+    from chatbot.observability import configure_logging
+    from chatbot.settings import SettingsError, load_settings
+
+    overrides = {name: value for name, value in (("host", host), ("port", port)) if value}
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        # X-Forwarded-For is honoured by the app only per CHATBOT_TRUSTED_PROXY_HOPS.
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command("fake-bedrock")
+def fake_bedrock(
+    port: int = typer.Option(8788, help="Port to bind on 127.0.0.1."),
+    host: str = typer.Option("127.0.0.1", help="Loopback address to bind."),
+    latency_ms: float = typer.Option(0.0, help="Median model latency in milliseconds."),
+    latency_p99_ms: float | None = typer.Option(None, help="p99 latency (lognormal); none: fixed."),
+    stream_token_delay_ms: float = typer.Option(0.0, help="Delay between streamed words."),
+    requests_per_minute: int | None = typer.Option(None, help="Requests-per-minute quota."),
+    tokens_per_minute: int | None = typer.Option(None, help="Tokens-per-minute quota."),
+    seed: int = typer.Option(0, help="Seed of the latency and fault draws."),
+) -> None:
+    """Run the fake Bedrock runtime; point AWS_ENDPOINT_URL_BEDROCK_RUNTIME at the URL it prints."""
+    from chatbot.fake_bedrock import NotLoopbackError, main
+
+    try:
+        main(
+            port=port,
+            host=host,
+            latency_ms_median=latency_ms,
+            latency_ms_p99=latency_p99_ms,
+            stream_token_delay_ms=stream_token_delay_ms,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            seed=seed,
+        )
+    except (NotLoopbackError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+if __name__ == "__main__":
+    app()
