@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
-import mlflow.sklearn
 from prefect import flow, task
 
 from ccseg.settings import load_settings
 from tasks.assignments import assign_segments, write_table
 from tasks.ingest import validate_data, write_outputs
 from tasks.model_store import load_model_with_names
+from tasks.tracking import point_mlflow_at
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ load_model = task(load_model_with_names, name="load-model", retries=2, retry_del
 def scoring(data_path: Path, output_path: Path, model_uri: str | None = None) -> ScoringSummary:
     """Validate `data_path` with the same contract; write customer -> segment to `output_path`."""
     settings = load_settings()
-    mlflow.set_tracking_uri(settings.tracking_uri)
+    point_mlflow_at(settings.tracking_uri)
     model_uri = model_uri or f"models:/{settings.registered_model_name}@champion"
     pipeline, names = load_model(model_uri)
     ingest = validate_data(Path(data_path))

@@ -15,7 +15,13 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from tasks.selection import beats
-from tasks.tracking import TAG_CODE_VERSION, TAG_DATA_SHA, TAG_GRID_CELL, clean_metrics
+from tasks.tracking import (
+    TAG_CODE_VERSION,
+    TAG_DATA_SHA,
+    TAG_GRID_CELL,
+    clean_metrics,
+    point_mlflow_at,
+)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -57,7 +63,7 @@ def promote(
     `evaluate_champion(model_uri)` scores the current champion on the current data with the same
     metrics as the candidate, so the comparison is fair when the data has changed.
     """
-    mlflow.set_tracking_uri(tracking_uri)
+    point_mlflow_at(tracking_uri)
     client = MlflowClient(tracking_uri)
     champion = _champion(client, model_name)
     if champion is not None and (

@@ -1,12 +1,14 @@
 """MLflow tracking: the experiment, the flow's parent run, and one child run per grid cell.
 
-The tracking URI is set in exactly one place (`configure_tracking`). Child runs are started with an
+The tracking URI is set in exactly one place (`point_mlflow_at`). Child runs are started with an
 explicit `parent_run_id` because MLflow's `nested=True` does not cross the task runner's threads.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +29,10 @@ TAG_CODE_VERSION = "code.version"
 TAG_GRID_CELL = "grid_cell"
 TAG_SYNTHETIC = "data.synthetic"
 MODEL_NAME_IN_RUN = "model"
+
+# MLflow announces at INFO, twice per logged model, that it found uv.lock (it copies it into the
+# model for reproducibility): 120+ identical lines per flow run in the Prefect log.
+logging.getLogger("mlflow.utils.uv_utils").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -66,9 +72,24 @@ def source_hash(packages: tuple[str, ...] = PIPELINE_PACKAGES) -> str:
     return digest.hexdigest()
 
 
+def point_mlflow_at(tracking_uri: str) -> None:
+    """Set MLflow's tracking URI for this process without exporting it to the environment.
+
+    `mlflow.set_tracking_uri` also writes MLFLOW_TRACKING_URI, which `PipelineSettings` reads: the
+    next flow run in the same process (a worker, a test session) would then log to this run's
+    store instead of the one its own settings name.
+    """
+    exported_before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(tracking_uri)
+    if exported_before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = exported_before
+
+
 def configure_tracking(tracking_uri: str, experiment_name: str, artifact_location: str) -> str:
     """Point MLflow at the store and make sure the experiment exists before any fan-out."""
-    mlflow.set_tracking_uri(tracking_uri)
+    point_mlflow_at(tracking_uri)
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(experiment_name)
     if experiment is None:
@@ -107,7 +128,7 @@ def log_cell_run(
     """
     import mlflow.sklearn
 
-    mlflow.set_tracking_uri(context.tracking_uri)
+    point_mlflow_at(context.tracking_uri)
     with mlflow.start_run(
         experiment_id=context.experiment_id,
         run_name=cell_id,

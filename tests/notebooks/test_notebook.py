@@ -103,11 +103,7 @@ def executed(work_dir: Path) -> NotebookNode:
 
 @pytest.fixture(scope="module")
 def settings(work_dir: Path) -> PipelineSettings:
-    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, so an earlier test's store would win.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        patch.delenv("CCSEG_MLFLOW_TRACKING_URI", raising=False)
-        return PipelineSettings(work_dir=work_dir)
+    return PipelineSettings(work_dir=work_dir)
 
 
 @pytest.mark.slow
