@@ -33,7 +33,7 @@ def real_data_path() -> Path:
     path = _real_data_path()
     if not path.is_file():
         message = f"real dataset not found at {path} (set CCSEG_DATA_PATH to its location)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        if _in_ci():
             pytest.fail(f"CI must exercise the real data: {message}")
         pytest.skip(message)
     return path
@@ -54,3 +54,51 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CCSEG_WORK_DIR", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return tmp_path
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+BROWSER_WIDTH = 1280
+BROWSER_PAGE_LOAD_TIMEOUT_SECONDS = 30
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Real headless Chromium (Debian `chromium` + `chromium-driver`, installed by `make test`)."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        message = f"headless browser tests need {' and '.join(missing)} (run `make browser`)"
+        if _in_ci():
+            pytest.fail(f"CI must run the browser tests: {message}")
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    with tempfile.TemporaryDirectory(prefix="ccseg-chromium-") as profile:
+        for argument in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--window-size={BROWSER_WIDTH},1000",
+        ):
+            options.add_argument(argument)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        driver.set_page_load_timeout(BROWSER_PAGE_LOAD_TIMEOUT_SECONDS)
+        try:
+            yield driver
+        finally:
+            driver.quit()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,11 +17,8 @@ from tasks.synthetic import write_synthetic
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LOAD_TIMEOUT_SECONDS = 30
-WIDTH = 1280
 # Chromium refuses screenshots taller than its texture limit; the report fits well below it.
 MAX_SCREENSHOT_HEIGHT = 30_000
 
@@ -39,42 +34,6 @@ def report_and_file(tmp_path_factory) -> tuple[Report, Path]:
     return report, write_report(report, folder / "reports")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if missing:
-        pytest.skip(f"headless browser test needs {' and '.join(missing)} (Debian chromium, "
-                    "chromium-driver)")  # fmt: skip
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    profile = tempfile.TemporaryDirectory(prefix="ccseg-chromium-")
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile.name}",
-        f"--window-size={WIDTH},1000",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(LOAD_TIMEOUT_SECONDS)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        profile.cleanup()
-
-
 def _open(driver, path: Path) -> None:
     driver.get(path.as_uri())
     deadline = time.monotonic() + LOAD_TIMEOUT_SECONDS
@@ -84,16 +43,23 @@ def _open(driver, path: Path) -> None:
 
 
 def _save_full_page(driver, target: Path) -> None:
-    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    width, height = driver.execute_script(
+        "const e = document.documentElement; return [e.scrollWidth, e.scrollHeight]"
+    )
     shot = driver.execute_cdp_cmd(
         "Page.captureScreenshot",
         {
             "format": "png",
             "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": WIDTH, "height": min(height, MAX_SCREENSHOT_HEIGHT),
-                     "scale": 1},
+            "clip": {
+                "x": 0,
+                "y": 0,
+                "width": int(width),
+                "height": min(int(height), MAX_SCREENSHOT_HEIGHT),
+                "scale": 1,
+            },
         },
-    )  # fmt: skip
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(base64.b64decode(shot["data"]))
 
