@@ -22,11 +22,11 @@ from tasks.loadtest import arrival_offsets, run_open_loop
 class ServedApp:
     """Uvicorn in a background thread on a loopback port chosen by the kernel."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, lifespan: str = "off") -> None:
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
@@ -143,3 +143,42 @@ def test_short_real_run_accounts_for_every_request_and_writes_the_artifact(
         )
     assert [artifact.key for artifact in artifacts] == [ARTIFACT_KEY]
     assert "| status 429 |" in artifacts[0].data
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_flow_against_the_real_service_sees_its_session_limit_as_429_with_retry_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chatbot.app import create_app
+    from chatbot.fake_bedrock import FakeBedrock, FakeBedrockConfig
+    from chatbot.settings import ChatbotSettings
+
+    sessions, allowed_per_session = 3, 2
+    with FakeBedrock(FakeBedrockConfig()) as fake:
+        # The default credential chain with dummy values; the standard variable points at the fake.
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-access-key-id")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-access-key")
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.url)
+        settings = ChatbotSettings(
+            session_rate_limit=f"{allowed_per_session}/minute", ip_rate_limit="1000/minute"
+        )
+        with ServedApp(create_app(settings), lifespan="on") as served:
+            summary = chatbot_loadtest(
+                base_url=served.url,
+                requests_per_minute=600,
+                duration_seconds=2,
+                session_count=sessions,
+                timeout_seconds=5,
+                seed=3,
+            )
+        model_calls = fake.stats.total_calls
+
+    answered = sessions * allowed_per_session
+    assert summary.sent == summary.planned > answered
+    assert summary.transport_errors == 0
+    refused = summary.sent - answered
+    seen = {status: count for status, count in summary.status_counts.items() if count}
+    assert seen == {"200": answered, "429": refused}
+    assert summary.retry_after_on_429 == refused
+    assert model_calls == answered  # a refused question never reaches the model

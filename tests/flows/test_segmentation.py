@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -91,6 +93,24 @@ def test_parent_run_records_data_hash_flow_run_and_reasoning(first_run) -> None:
     assert parent.data.metrics["rows_in"] == ROWS
     reasoning = mlflow.artifacts.load_text(f"runs:/{summary.parent_run_id}/selection/reasoning.md")
     assert summary.chosen_cell_id in reasoning
+
+
+def test_report_figures_are_the_ones_logged_to_mlflow(first_run, tmp_path: Path) -> None:
+    summary, _, settings = first_run
+    html = summary.report_path.read_text(encoding="utf-8")
+    embedded = sorted(
+        base64.b64decode(data) for data in re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    )
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    logged_dir = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=summary.parent_run_id, artifact_path="report/figures", dst_path=str(tmp_path)
+        )
+    )
+    logged = sorted(path.read_bytes() for path in logged_dir.glob("*.png"))
+    assert {"metrics_vs_k.png", "silhouette.png"} <= {p.name for p in logged_dir.glob("*.png")}
+    assert len(embedded) >= 5
+    assert embedded == logged
 
 
 def test_planted_segments_are_recovered(first_run, synthetic_file) -> None:
