@@ -199,7 +199,7 @@ _QUIRKS: tuple[tuple[str, str, Finding, str, str], ...] = (
     ("below_minimum", "Paid less than the minimum", _below_minimum,
      r"(below|less than) the minimum|payments?[_ ]to[_ ]minimum",
      "Kept as a soft finding (rule minimum_payment_above_payments): a delinquency signal."),
-    ("transactions", "Amounts without transactions", _transactions, r"_trx|transaction",
+    ("transactions", "Amounts without transactions", _transactions, r"ticket sizes",
      "Kept as a soft finding (rule purchases_without_transactions)."),
     ("tenure", "Unequal observation windows", _tenure, r"tenure|per.month",
      "Recorded; the traits divide amounts by TENURE."),

@@ -27,6 +27,8 @@ def feature_notes(clean: pd.DataFrame) -> list[str]:
     skew = clean[list(AMOUNT_COLUMNS)].skew().median()
     utilisation = clean["BALANCE"] / clean["CREDIT_LIMIT"]
     to_minimum = clean["PAYMENTS"] / clean["MINIMUM_PAYMENTS"]
+    amount_no_trx = int(((clean["PURCHASES"] > 0) & (clean["PURCHASES_TRX"] == 0)).sum())
+    trx_no_amount = int(((clean["PURCHASES"] == 0) & (clean["PURCHASES_TRX"] > 0)).sum())
     return [
         f"MINIMUM_PAYMENTS empty for {int(minimum_missing.sum()):,} customers: {paid_nothing:,} "
         "paid nothing, so no minimum was due and it is set to 0 by meaning; the other "
@@ -36,11 +38,15 @@ def feature_notes(clean: pd.DataFrame) -> list[str]:
         f"balance and the median limit ({engineer.credit_limit_median_:,.0f}).",
         f"Amounts and transaction counts are divided by TENURE (per month): {short_tenure:.1%} "
         "of customers were observed for fewer than 12 months.",
-        f"Frequencies are capped at 1: {over_one:,} customer(s) had a frequency above 1.",
+        "Ticket sizes divide an amount by its transaction count, at least 1: the "
+        f"{amount_no_trx:,} customers with purchases but no purchase transaction count as one "
+        f"ticket of the whole amount, and the {trx_no_amount:,} with transactions but no amount "
+        "get a ticket of 0.",
+        f"Frequencies above 1 are set to 1: {over_one:,} customer(s) had one.",
         f"The purchase split uses ONEOFF + INSTALLMENTS, because {split_mismatches:,} rows "
         "disagree with their own PURCHASES total.",
-        f"Amounts are heavily skewed (median skewness {skew:.1f}), so amounts, per-month counts, "
-        "tickets and payments_to_minimum enter the models as log1p; zeros stay 0.",
+        f"Amounts are heavily skewed (median skewness {skew:.1f}), so amounts, monthly rates, "
+        "tickets and the payment-to-minimum ratio enter the models as log1p; zeros stay 0.",
         f"Utilisation (balance / limit) is capped at {UTILISATION_CAP:g}: "
         f"{int((utilisation > 1).sum()):,} customers are over the limit, "
         f"{int((utilisation > UTILISATION_CAP).sum()):,} beyond the cap.",

@@ -19,6 +19,7 @@ from sklearn.metrics import (
 )
 from sklearn.mixture import GaussianMixture
 
+from tasks.feature_notes import feature_notes
 from tasks.features import FEATURE_SETS, engineer_features, make_feature_pipeline
 from tasks.report import ReportInputs
 from tasks.selection import eligibility, select_cell
@@ -103,7 +104,6 @@ def demo_inputs(
     chosen = grid.set_index("cell_id").loc[selection.chosen_cell_id]
     labels = pd.Series(fitted[selection.chosen_cell_id], name="segment")
     space = spaces[str(chosen["feature_set"])]
-    logged = sorted({c for name in feature_sets for c in FEATURE_SETS[name].log_columns})
     return ReportInputs(
         clean=clean,
         features=engineer_features(clean),
@@ -117,13 +117,7 @@ def demo_inputs(
             "kmeans": "k-means: compact, similar-sized segments; fast and easy to score.",
             "gmm": "Gaussian mixture (diagonal): soft, elliptical segments with a BIC.",
         },
-        feature_notes=[
-            "Amounts are divided by TENURE: a 6-month customer is comparable with a 12-month one.",
-            f"log1p before scaling, for skew: {', '.join(logged) or 'none'}.",
-            "Frequencies are capped at 1 (the source counts a few cash advances twice).",
-            "Empty MINIMUM_PAYMENTS with no payment is 0 by meaning; otherwise filled from "
-            "customers with a similar balance.",
-        ],
+        feature_notes=feature_notes(clean),
         silhouette_samples=silhouette_samples(space, labels.to_numpy()),
         model_space=space,
         previous_labels=previous_labels,

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tasks.eda import column_stats, far_outliers, look_at_data
+from tasks.feature_notes import feature_notes
 from tasks.synthetic import generate_synthetic
 
 
@@ -90,3 +91,19 @@ def test_far_outliers_ignore_zeros_and_count_values_beyond_three_iqrs():
     # Non-zero quartiles 11.25 and 13.75: the fence is 21.25, only 1000 is beyond it.
     assert far_outliers(values) == 1
     assert far_outliers(pd.Series([0.0, 0.0])) == 0
+
+
+def test_each_quirk_quotes_the_pipeline_note_about_it_and_no_unrelated_one(planted_quirks):
+    notes = feature_notes(planted_quirks)
+    look = look_at_data(planted_quirks, notes)
+
+    def quoted(key: str) -> list[str]:
+        return [note for note in notes if note in _quirk(look, key).handling]
+
+    skew_note = next(note for note in notes if note.startswith("Amounts are heavily skewed"))
+    frequency_note = next(note for note in notes if note.startswith("Frequencies above 1"))
+    assert quoted("skew")[0] == skew_note
+    assert quoted("tenure") == [n for n in notes if "divided by TENURE" in n]
+    assert quoted("transactions") == [n for n in notes if n.startswith("Ticket sizes")]
+    assert skew_note not in quoted("below_minimum") + quoted("tenure")
+    assert frequency_note not in quoted("outliers")
