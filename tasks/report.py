@@ -16,7 +16,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sklearn.decomposition import PCA
-from sklearn.preprocessing import StandardScaler
 
 from schemas.columns import CUST_ID
 from tasks.eda import DataLook, look_at_data
@@ -25,7 +24,6 @@ from tasks.naming import SegmentName, name_segments
 from tasks.profiling import (
     Migration,
     SegmentProfiles,
-    numeric_feature_columns,
     profile_segments,
     segment_migration,
 )
@@ -42,8 +40,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 class ReportInputs:
     """Everything the report needs, as plain data from the segmentation flow.
 
-    The 2-D view uses `embedding_2d` when the flow gives one, else a PCA of `model_space` (the
-    chosen model's feature matrix), else a PCA of the standardised engineered features.
+    The 2-D view is a PCA of `model_space`, the chosen model's own feature matrix.
     """
 
     clean: pd.DataFrame
@@ -56,11 +53,8 @@ class ReportInputs:
     feature_set_descriptions: dict[str, str]
     algorithm_descriptions: dict[str, str]
     feature_notes: list[str]
-    rule_descriptions: dict[str, dict] = field(default_factory=dict)
+    model_space: np.ndarray
     silhouette_samples: np.ndarray | None = None
-    embedding_2d: np.ndarray | None = None
-    embedding_method: str = "2-D projection"
-    model_space: np.ndarray | None = None
     previous_labels: pd.Series | None = None
     run_meta: dict = field(default_factory=dict)
 
@@ -84,25 +78,16 @@ def _check_inputs(inputs: ReportInputs) -> None:
     n = len(inputs.labels)
     if inputs.chosen_cell_id not in set(inputs.grid["cell_id"].astype(str)):
         raise ValueError(f"chosen cell {inputs.chosen_cell_id!r} is not a row of the grid")
-    for name in ("silhouette_samples", "embedding_2d", "model_space"):
+    for name in ("silhouette_samples", "model_space"):
         value = getattr(inputs, name)
         if value is not None and len(value) != n:
             raise ValueError(f"{name} has {len(value)} rows, labels have {n}")
-    if inputs.embedding_2d is not None and np.asarray(inputs.embedding_2d).shape[1] != 2:
-        raise ValueError("embedding_2d must have exactly two columns")
 
 
 def projection(inputs: ReportInputs) -> tuple[np.ndarray, str]:
     """The 2-D points for the projection figure and the name of the method that made them."""
-    if inputs.embedding_2d is not None:
-        return np.asarray(inputs.embedding_2d, dtype=float), inputs.embedding_method
-    if inputs.model_space is not None:
-        space = np.asarray(inputs.model_space, dtype=float)
-        return PCA(n_components=2, random_state=0).fit_transform(space), "PCA of model space"
-    columns = numeric_feature_columns(inputs.features)
-    matrix = inputs.features[columns].astype(float)
-    scaled = StandardScaler().fit_transform(matrix.fillna(matrix.median()).fillna(0.0))
-    return PCA(n_components=2, random_state=0).fit_transform(scaled), "PCA of features"
+    space = np.asarray(inputs.model_space, dtype=float)
+    return PCA(n_components=2, random_state=0).fit_transform(space), "PCA of model space"
 
 
 def assignment_table(

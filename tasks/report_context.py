@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from schemas.raw import RULES
 from tasks.eda import DataLook
 from tasks.figures import profile_figure_key, segment_colours
 from tasks.naming import SegmentName, naming_rules_table
@@ -122,22 +123,15 @@ def _segment_entries(
     return entries
 
 
-def _rule_rows(validation: dict, descriptions: dict[str, dict]) -> list[dict[str, Any]]:
+def _rule_rows(validation: dict) -> list[dict[str, Any]]:
+    """Each rule's count from this run's validation, with its tier and why from the contract."""
     counts = [("hard", validation.get("hard_rule_counts", {}))]
     counts.append(("soft", validation.get("soft_rule_counts", {})))
-    rows = []
-    for tier, table in counts:
-        for rule, n in table.items():
-            about = descriptions.get(rule, {})
-            rows.append(
-                {
-                    "rule": rule,
-                    "tier": about.get("tier", tier),
-                    "n": int(n),
-                    "why": about.get("why"),
-                }
-            )
-    return rows
+    return [
+        {"rule": rule, "tier": tier, "n": int(n), "why": RULES[rule].why if rule in RULES else None}
+        for tier, table in counts
+        for rule, n in table.items()
+    ]
 
 
 def report_context(
@@ -152,12 +146,6 @@ def report_context(
 ) -> dict[str, Any]:
     """Everything the template shows, computed from the inputs and the analysis results."""
     validation = inputs.validation
-    descriptions = (
-        inputs.rule_descriptions
-        or validation.get("rule_descriptions")
-        or validation.get("rules")
-        or {}
-    )
     chosen = _chosen_row(inputs.grid, inputs.chosen_cell_id)
     noise_share = float(profiles.sizes["share"].get(-1, 0.0))
     meta = dict(inputs.run_meta)
@@ -173,7 +161,7 @@ def report_context(
         "top_importances": [(k, v) for k, v in explanation.importances.items() if v >= 0.01][:5],
         "segments": _segment_entries(profiles, names, explanation, recommendations, figures),
         "validation": validation,
-        "rule_rows": _rule_rows(validation, descriptions),
+        "rule_rows": _rule_rows(validation),
         "data_look": data_look,
         "column_stats": data_look.column_stats.reset_index(names="column").to_dict("records"),
         "feature_notes": list(inputs.feature_notes),

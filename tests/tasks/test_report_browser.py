@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import base64
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from schemas.raw import RULES
 from tasks.ingest import read_and_validate
 from tasks.report import Report, build_report, write_report
 from tasks.report_demo import demo_inputs
@@ -27,9 +25,7 @@ MAX_SCREENSHOT_HEIGHT = 30_000
 def report_and_file(tmp_path_factory) -> tuple[Report, Path]:
     folder = tmp_path_factory.mktemp("browser-report")
     result = read_and_validate(write_synthetic(2000, 5, folder / "cc.csv"))
-    validation = result.summary.to_dict() | {
-        "rule_descriptions": {name: asdict(rule) for name, rule in RULES.items()}
-    }
+    validation = result.summary.to_dict()
     report = build_report(demo_inputs(result.clean, validation, is_synthetic=True))
     return report, write_report(report, folder / "reports")
 
