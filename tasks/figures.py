@@ -140,14 +140,26 @@ _METRIC_PANELS = (
 )
 
 
+def series_styles(series: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """(colour, line style, marker) per series, used for both the lines and the legend.
+
+    Past the palette's length colours repeat, so each round of colours gets its own line style
+    and marker (distinct for up to 40 series).
+    """
+    rounds = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+    return {
+        key: (_PALETTE[i % len(_PALETTE)], *rounds[(i // len(_PALETTE)) % len(rounds)])
+        for i, key in enumerate(series)
+    }
+
+
 def metrics_vs_k_figure(grid: pd.DataFrame, chosen_cell_id: str) -> bytes:
     """One line per algorithm x feature set (mean over seeds); the chosen cell is a red star."""
     chosen = grid.loc[grid["cell_id"] == chosen_cell_id]
     fig = _new_figure(12, 8.5)
     axes = fig.subplots(2, 2).ravel()
     series = sorted(grid.groupby(["algorithm", "feature_set"]).groups)
-    styles = {key: (_PALETTE[i % len(_PALETTE)], "-o" if i < 10 else "--s") for i, key in
-              enumerate(series)}  # fmt: skip
+    styles = series_styles(series)
     for ax, (metric, title) in zip(axes, _METRIC_PANELS, strict=True):
         for key in series:
             cells = grid[(grid["algorithm"] == key[0]) & (grid["feature_set"] == key[1])]
@@ -155,8 +167,8 @@ def metrics_vs_k_figure(grid: pd.DataFrame, chosen_cell_id: str) -> bytes:
             means = cells.assign(x=x).groupby("x")[metric].mean().dropna()
             if means.empty:
                 continue
-            colour, style = styles[key]
-            ax.plot(means.index, means.to_numpy(), style, color=colour, ms=4, lw=1.4)
+            colour, line, marker = styles[key]
+            ax.plot(means.index, means, ls=line, marker=marker, color=colour, ms=4, lw=1.4)
         if not chosen.empty and pd.notna(chosen[metric].iloc[0]):
             row = chosen.iloc[0]
             x = row["k"] if pd.notna(row["k"]) else row["n_segments"]
@@ -166,7 +178,8 @@ def metrics_vs_k_figure(grid: pd.DataFrame, chosen_cell_id: str) -> bytes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     handles = [
-        Line2D([], [], color=styles[k][0], marker="o", label=f"{k[0]} on {k[1]}") for k in series
+        Line2D([], [], color=colour, ls=line, marker=marker, label=f"{key[0]} on {key[1]}")
+        for key, (colour, line, marker) in styles.items()
     ]
     handles.append(Line2D([], [], color="red", marker="*", ls="", ms=12, label="chosen model"))
     fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)), fontsize=8)

@@ -13,8 +13,9 @@ from tasks.figures import (
     projection_figure,
     render_figures,
     segment_colours,
+    series_styles,
 )
-from tasks.naming import name_segments
+from tasks.naming import NOISE_NAME, name_segments
 from tasks.profiling import profile_segments
 from tasks.synthetic import generate_synthetic
 from tasks.traits import behaviour_traits
@@ -95,16 +96,24 @@ def test_metrics_figure_changes_when_another_cell_is_chosen():
     assert metrics_vs_k_figure(grid, "kmeans-4-0") != metrics_vs_k_figure(grid, "gmm-5-1")
 
 
-def test_noise_customers_are_drawn_in_grey_with_the_unclustered_name(analysed):
+def test_noise_gets_grey_and_the_unclustered_name_and_the_projection_still_renders(analysed):
     labels = analysed[2]
     assert segment_colours([-1, 0, 1])[-1] == "#9e9e9e"
     with_noise = labels.copy()
     with_noise.iloc[:40] = -1
     clean, _ = generate_synthetic(1500, seed=9)
     noisy_names = name_segments(behaviour_traits(clean), with_noise)
+    assert noisy_names[-1].name == NOISE_NAME
+    assert segment_colours(sorted(noisy_names))[-1] == "#9e9e9e"
     png = projection_figure(np.zeros((len(labels), 2)), with_noise, noisy_names, "PCA")
     assert png.startswith(PNG_MAGIC)
 
 
 def test_segment_colours_do_not_depend_on_the_order_ids_are_given():
     assert segment_colours([2, 0, 1]) == segment_colours([0, 1, 2])
+
+
+def test_every_metrics_series_has_its_own_style_even_past_the_palette():
+    series = [(algorithm, f"set{i}") for algorithm in ("kmeans", "gmm", "ward") for i in range(7)]
+    styles = series_styles(series)
+    assert len(set(styles.values())) == len(series) == 21
