@@ -242,27 +242,8 @@ def name_segments(traits: pd.DataFrame, labels: pd.Series) -> dict[int, SegmentN
             qualifier = qualifiers.get(seg)
             name = f"{base}, {qualifier}" if qualifier else base
             result[seg] = SegmentName(seg, name, key, qualifier, table.loc[seg].to_dict())
-    return _ensure_unique(result, table)
-
-
-def _ensure_unique(names: dict[int, SegmentName], table: pd.DataFrame) -> dict[int, SegmentName]:
-    """Last resort for segments with identical profiles: number them in profile order."""
-    by_name: dict[str, list[int]] = {}
-    for seg, item in names.items():
-        by_name.setdefault(item.name, []).append(seg)
-    fixed = dict(names)
-    for name, members in by_name.items():
-        if len(members) < 2:
-            continue
-        ordered = sorted(
-            members, key=lambda s: _profile_key(table.loc[s]) if s in table.index else ()
-        )
-        for number, seg in enumerate(ordered, start=1):
-            item = names[seg]
-            fixed[seg] = SegmentName(
-                seg, f"{name} #{number}", item.archetype, item.qualifier, item.percentiles
-            )
-    return fixed
+    # Unique by construction: archetype names differ, and rank words within a group differ.
+    return result
 
 
 def naming_rules_table() -> list[dict[str, str]]:

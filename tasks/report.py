@@ -20,7 +20,7 @@ from sklearn.decomposition import PCA
 from schemas.columns import CUST_ID
 from tasks.eda import DataLook, look_at_data
 from tasks.figures import render_figures
-from tasks.naming import SegmentName, name_segments
+from tasks.naming import NOISE_SEGMENT, SegmentName, name_segments
 from tasks.profiling import (
     Migration,
     SegmentProfiles,
@@ -178,7 +178,8 @@ def summary_markdown(report: Report) -> str:
     """The executive summary as a markdown table, for a Prefect artifact or an MLflow note."""
     profiles = report.profiles
     lines = [
-        f"**{profiles.n_customers:,} customers, {len(report.names)} segments.** "
+        f"**{profiles.n_customers:,} customers, "
+        f"{sum(segment != NOISE_SEGMENT for segment in report.names)} segments.** "
         f"Rules reproduce {report.explanation.fidelity:.0%} of the assignments.",
         "",
         "| Segment | Customers | Share of balances | Share of purchases | What to do next |",

@@ -13,6 +13,7 @@ from markupsafe import escape
 
 from schemas.raw import RULES
 from tasks.ingest import read_and_validate
+from tasks.naming import NOISE_NAME, NOISE_SEGMENT, SegmentName
 from tasks.report import REPORT_FILE, ReportInputs, build_report, summary_markdown, write_report
 from tasks.report_demo import demo_inputs
 from tasks.synthetic import write_synthetic
@@ -102,7 +103,7 @@ def test_numbers_in_the_report_are_the_ones_computed_from_the_inputs(
     for quirk in synthetic_report.data_look.quirks:
         assert str(escape(quirk.finding)) in html
     chosen = synthetic_inputs.grid.set_index("cell_id").loc[synthetic_inputs.chosen_cell_id]
-    assert f"{chosen['silhouette']:.2f}" in html
+    assert f"<b>{chosen['silhouette']:.2f}</b><span>silhouette of the chosen model" in html
     assert f"{synthetic_report.explanation.fidelity:.1%}" in html
 
 
@@ -158,3 +159,12 @@ def test_summary_markdown_has_one_row_per_segment_with_its_numbers(synthetic_rep
     for segment, named in synthetic_report.names.items():
         n = int(synthetic_report.profiles.sizes.at[segment, "n"])
         assert any(named.name in row and f"{n:,}" in row for row in rows)
+
+
+def test_summary_markdown_does_not_count_noise_as_a_segment(synthetic_report):
+    segments = len(synthetic_report.names)
+    noise = SegmentName(NOISE_SEGMENT, NOISE_NAME, "noise", None, {})
+    with_noise = dataclasses.replace(
+        synthetic_report, names={**synthetic_report.names, NOISE_SEGMENT: noise}
+    )
+    assert f", {segments} segments.**" in summary_markdown(with_noise)
