@@ -232,18 +232,28 @@ def _cash_advance_matches_transactions(df: pd.DataFrame) -> pd.Series:
     return (df["CASH_ADVANCE"] > 0) == (df["CASH_ADVANCE_TRX"] > 0)
 
 
+# Each soft rule as a row predicate (True: the row is fine). The report's data section counts its
+# quirks with these same predicates, so its figures always equal the rule counts.
+SOFT_ROW_CHECKS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
+    "frequency_above_one": _frequency_at_most_one,
+    "purchases_split_mismatch": _purchase_split_adds_up,
+    "subfrequency_above_purchases_frequency": _subfrequencies_within_purchases,
+    "balance_over_limit": _balance_within_limit,
+    "minimum_payment_above_payments": _minimum_within_payments,
+    "purchases_without_transactions": _purchases_match_transactions,
+    "cash_advance_count_mismatch": _cash_advance_matches_transactions,
+    "credit_limit_missing": lambda df: df["CREDIT_LIMIT"].notna(),
+    "minimum_payments_missing": lambda df: df["MINIMUM_PAYMENTS"].notna(),
+}
+
+
+def breaks_soft_rule(df: pd.DataFrame, rule: str) -> pd.Series:
+    """True for the rows of `df` that break the soft rule named `rule`."""
+    return ~SOFT_ROW_CHECKS[rule](df).astype(bool)
+
+
 SOFT_SCHEMA = pa.DataFrameSchema(
-    checks=[
-        _check("frequency_above_one", _frequency_at_most_one),
-        _check("purchases_split_mismatch", _purchase_split_adds_up),
-        _check("subfrequency_above_purchases_frequency", _subfrequencies_within_purchases),
-        _check("balance_over_limit", _balance_within_limit),
-        _check("minimum_payment_above_payments", _minimum_within_payments),
-        _check("purchases_without_transactions", _purchases_match_transactions),
-        _check("cash_advance_count_mismatch", _cash_advance_matches_transactions),
-        _check("credit_limit_missing", lambda df: df["CREDIT_LIMIT"].notna()),
-        _check("minimum_payments_missing", lambda df: df["MINIMUM_PAYMENTS"].notna()),
-    ],
+    checks=[_check(name, ok) for name, ok in SOFT_ROW_CHECKS.items()],
     name="cc_general_soft",
 )
 

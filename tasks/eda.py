@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from schemas.columns import AMOUNT_COLUMNS, FREQUENCY_COLUMNS, NUMERIC_COLUMNS
+from schemas.raw import breaks_soft_rule
 
 SKEWED = 2.0  # |skewness| above this: a log or rank transform is worth it
 OUTLIER_IQRS = 3.0  # "far out" fence, on the non-zero values of an amount
-SPLIT_TOLERANCE = 0.01  # one cent: below that a split mismatch is rounding, not a quirk
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def _zero_finding(clean: pd.DataFrame, stats: pd.DataFrame) -> tuple[str, int | 
 
 
 def _minimum_missing(clean: pd.DataFrame, _: pd.DataFrame) -> tuple[str, int | None]:
-    missing = clean["MINIMUM_PAYMENTS"].isna()
+    missing = breaks_soft_rule(clean, "minimum_payments_missing")
     no_payment = int((missing & (clean["PAYMENTS"] == 0)).sum())
     n = int(missing.sum())
     return (
@@ -92,13 +92,13 @@ def _minimum_missing(clean: pd.DataFrame, _: pd.DataFrame) -> tuple[str, int | N
 
 
 def _limit_missing(clean: pd.DataFrame, _: pd.DataFrame) -> tuple[str, int | None]:
-    n = int(clean["CREDIT_LIMIT"].isna().sum())
+    n = int(breaks_soft_rule(clean, "credit_limit_missing").sum())
     return f"CREDIT_LIMIT is empty for {n:,} customer(s).", n
 
 
 def _frequency_above_one(clean: pd.DataFrame, _: pd.DataFrame) -> tuple[str, int | None]:
     frequencies = clean[list(FREQUENCY_COLUMNS)]
-    above = frequencies.gt(1.0).any(axis=1)
+    above = breaks_soft_rule(clean, "frequency_above_one")
     high = frequencies[frequencies > 1.0].stack()
     span = f" (values {high.min():.2f}-{high.max():.2f})" if len(high) else ""
     return f"{int(above.sum()):,} customers have a frequency above 1{span}.", int(above.sum())
@@ -106,8 +106,8 @@ def _frequency_above_one(clean: pd.DataFrame, _: pd.DataFrame) -> tuple[str, int
 
 def _split_mismatch(clean: pd.DataFrame, _: pd.DataFrame) -> tuple[str, int | None]:
     gap = (clean["PURCHASES"] - clean["ONEOFF_PURCHASES"] - clean["INSTALLMENTS_PURCHASES"]).abs()
-    bad = gap > SPLIT_TOLERANCE
-    worst = f"; largest gap {gap.max():,.2f}" if bad.any() else ""
+    bad = breaks_soft_rule(clean, "purchases_split_mismatch")
+    worst = f"; largest gap {gap[bad].max():,.2f}" if bad.any() else ""
     return (
         f"PURCHASES differs from ONEOFF_PURCHASES + INSTALLMENTS_PURCHASES for "
         f"{int(bad.sum()):,} customers{worst}.",
@@ -116,14 +116,13 @@ def _split_mismatch(clean: pd.DataFrame, _: pd.DataFrame) -> tuple[str, int | No
 
 
 def _subfrequency(clean: pd.DataFrame, _: pd.DataFrame) -> tuple[str, int | None]:
-    sub = clean[["ONEOFF_PURCHASES_FREQUENCY", "PURCHASES_INSTALLMENTS_FREQUENCY"]].max(axis=1)
-    n = int((sub > clean["PURCHASES_FREQUENCY"] + 1e-9).sum())
+    n = int(breaks_soft_rule(clean, "subfrequency_above_purchases_frequency").sum())
     return f"{n:,} customers have a one-off or installment frequency above PURCHASES_FREQUENCY.", n
 
 
 def _over_limit(clean: pd.DataFrame, _: pd.DataFrame) -> tuple[str, int | None]:
     ratio = clean["BALANCE"] / clean["CREDIT_LIMIT"]
-    n = int((ratio > 1).sum())
+    n = int(breaks_soft_rule(clean, "balance_over_limit").sum())
     return (
         f"BALANCE exceeds CREDIT_LIMIT for {n:,} customers ({_pct(n, len(clean))}); "
         f"highest balance / limit {ratio.max():.2f}.",
@@ -132,7 +131,7 @@ def _over_limit(clean: pd.DataFrame, _: pd.DataFrame) -> tuple[str, int | None]:
 
 
 def _below_minimum(clean: pd.DataFrame, _: pd.DataFrame) -> tuple[str, int | None]:
-    n = int((clean["MINIMUM_PAYMENTS"] > clean["PAYMENTS"]).sum())
+    n = int(breaks_soft_rule(clean, "minimum_payment_above_payments").sum())
     return (
         f"MINIMUM_PAYMENTS exceeds PAYMENTS for {n:,} customers ({_pct(n, len(clean))}): "
         "they paid less than the minimum due.",

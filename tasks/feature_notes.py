@@ -9,21 +9,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from schemas.columns import AMOUNT_COLUMNS, FREQUENCY_COLUMNS
+from schemas.columns import AMOUNT_COLUMNS
 from schemas.features import PAYMENTS_TO_MINIMUM_CAP, UTILISATION_CAP
+from schemas.raw import breaks_soft_rule
 from tasks.features import FeatureEngineer
 
 
 def feature_notes(clean: pd.DataFrame) -> list[str]:
     """One sentence per decision, with counts from `clean` and what the engineer learned on it."""
     engineer = FeatureEngineer().fit(clean)
-    minimum_missing = clean["MINIMUM_PAYMENTS"].isna()
+    minimum_missing = breaks_soft_rule(clean, "minimum_payments_missing")
     paid_nothing = int((minimum_missing & (clean["PAYMENTS"] == 0)).sum())
-    limit_missing = int(clean["CREDIT_LIMIT"].isna().sum())
+    limit_missing = int(breaks_soft_rule(clean, "credit_limit_missing").sum())
     short_tenure = float((clean["TENURE"] < 12).mean())
-    over_one = int((clean[list(FREQUENCY_COLUMNS)] > 1).any(axis=1).sum())
-    split_gap = clean["PURCHASES"] - clean["ONEOFF_PURCHASES"] - clean["INSTALLMENTS_PURCHASES"]
-    split_mismatches = int((split_gap.abs() > 1).sum())
+    over_one = int(breaks_soft_rule(clean, "frequency_above_one").sum())
+    split_mismatches = int(breaks_soft_rule(clean, "purchases_split_mismatch").sum())
     skew = clean[list(AMOUNT_COLUMNS)].skew().median()
     utilisation = clean["BALANCE"] / clean["CREDIT_LIMIT"]
     to_minimum = clean["PAYMENTS"] / clean["MINIMUM_PAYMENTS"]

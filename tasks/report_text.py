@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from schemas.raw import breaks_soft_rule
 from tasks.profiling import SegmentProfiles
 from tasks.surrogate import SurrogateExplanation
 
@@ -59,8 +60,8 @@ def limitations(
     n = len(clean)
     tenure = clean["TENURE"]
     full_window = int((tenure == tenure.max()).sum())
-    below_minimum = int((clean["MINIMUM_PAYMENTS"] > clean["PAYMENTS"]).sum())
-    over_limit = int((clean["BALANCE"] > clean["CREDIT_LIMIT"]).sum())
+    below_minimum = int(breaks_soft_rule(clean, "minimum_payment_above_payments").sum())
+    over_limit = int(breaks_soft_rule(clean, "balance_over_limit").sum())
     soft = sum(int(v) for v in validation.get("soft_rule_counts", {}).values())
     items = [
         f"Short, aggregated window: every one of the {n:,} rows summarises at most "

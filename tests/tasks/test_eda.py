@@ -8,6 +8,7 @@ import pytest
 
 from tasks.eda import column_stats, far_outliers, look_at_data
 from tasks.feature_notes import feature_notes
+from tasks.ingest import read_and_validate
 from tasks.synthetic import generate_synthetic
 
 
@@ -107,3 +108,30 @@ def test_each_quirk_quotes_the_pipeline_note_about_it_and_no_unrelated_one(plant
     assert quoted("transactions") == [n for n in notes if n.startswith("Ticket sizes")]
     assert skew_note not in quoted("below_minimum") + quoted("tenure")
     assert frequency_note not in quoted("outliers")
+
+
+QUIRK_RULES = {
+    "minimum_missing": "minimum_payments_missing",
+    "limit_missing": "credit_limit_missing",
+    "frequency_above_one": "frequency_above_one",
+    "split_mismatch": "purchases_split_mismatch",
+    "subfrequency": "subfrequency_above_purchases_frequency",
+    "over_limit": "balance_over_limit",
+    "below_minimum": "minimum_payment_above_payments",
+    "transactions": "purchases_without_transactions",
+}
+
+
+def test_quirk_counts_equal_the_validation_counts_of_the_same_rules(tmp_path):
+    frame, _ = generate_synthetic(600, seed=11)
+    frame.loc[0, "PURCHASES"] += 0.5  # rounding: within the rule's tolerance
+    frame.loc[1, "PURCHASES"] += 5.0  # beyond it
+    path = tmp_path / "cc.csv"
+    frame.to_csv(path, index=False)
+    result = read_and_validate(path)
+    look = look_at_data(result.clean, [])
+
+    shown = {key: _quirk(look, key).rows for key in QUIRK_RULES}
+    counted = {key: result.summary.soft_rule_counts[rule] for key, rule in QUIRK_RULES.items()}
+    assert shown == counted
+    assert counted["split_mismatch"] >= 1
