@@ -30,7 +30,6 @@ class Quirk:
 class DataLook:
     """Column statistics, tenure distribution and the list of quirks."""
 
-    n_rows: int
     column_stats: pd.DataFrame  # index column; skewness, zero_share, missing, median, p99, max
     tenure_counts: dict[int, int]
     quirks: list[Quirk]
@@ -222,7 +221,6 @@ def look_at_data(clean: pd.DataFrame, feature_notes: list[str]) -> DataLook:
         quirks.append(Quirk(key, title, text, _handling(feature_notes, pattern, default), rows))
     tenure = clean["TENURE"].value_counts().sort_index()
     return DataLook(
-        n_rows=len(clean),
         column_stats=stats,
         tenure_counts={int(k): int(v) for k, v in tenure.items()},
         quirks=quirks,

@@ -249,7 +249,7 @@ def silhouette_figure(
         labels_shown.append(names[segment].name)
         bottom = top + gap
     mean = float(values[codes != NOISE_SEGMENT].mean())
-    ax.axvline(mean, color="red", ls="--", label=f"mean silhouette {mean:.2f}")
+    ax.axvline(mean, color="red", ls="--", label=f"mean silhouette, all customers: {mean:.2f}")
     ax.set_yticks(centres, labels_shown, fontsize=9)
     ax.set_xlabel("silhouette (1: well inside its segment, 0: on a border, <0: closer to another)")
     ax.set_title("Silhouette of the chosen model, per customer")

@@ -136,6 +136,7 @@ def profile_segments(
     counts = pd.Series(grouping).value_counts().sort_index()
     sizes = pd.DataFrame({"n": counts.astype("int64"), "share": counts / counts.sum()})
     feature_medians = engineered.groupby(grouping).median()
+    population_medians = engineered.median()
     feature_zscores = _zscores(engineered, grouping)
     return SegmentProfiles(
         sizes=sizes,
@@ -147,10 +148,10 @@ def profile_segments(
         raw_zscores=_zscores(raw, grouping),
         feature_zscores=feature_zscores,
         population_raw_medians=raw.median(),
-        population_feature_medians=engineered.median(),
+        population_feature_medians=population_medians,
         population_trait_medians=traits.median(),
         totals=_portfolio_shares(raw, grouping),
-        distinguishing=_distinguishing(feature_zscores, feature_medians, engineered.median()),
+        distinguishing=_distinguishing(feature_zscores, feature_medians, population_medians),
         log_scaled_features=tuple(skewed_columns(engineered)),
     )
 

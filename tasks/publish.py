@@ -36,7 +36,6 @@ REPORT_ARTIFACT_DIR = "report"
 class Published:
     segments_path: Path
     report_path: Path
-    names: dict[int, str]
 
 
 def report_inputs(
@@ -132,4 +131,4 @@ def publish_outputs(
         ),
         description="Segmentation report: executive summary, choice of model, registry outcome",
     )
-    return Published(segments_path=segments_path, report_path=report_path, names=names)
+    return Published(segments_path=segments_path, report_path=report_path)
