@@ -28,6 +28,7 @@ from tasks.profiling import (
     segment_migration,
 )
 from tasks.recommendations import Recommendation, recommend
+from tasks.report_analysis import ANALYSIS_FILE, analysis_json
 from tasks.report_context import report_context
 from tasks.surrogate import SurrogateExplanation, explain_segments
 from tasks.traits import behaviour_traits
@@ -72,6 +73,7 @@ class Report:
     data_look: DataLook
     migration: Migration | None
     assignments: pd.DataFrame  # CUST_ID, segment, segment_name: next run's `previous_labels`
+    limitations: list[str]
 
 
 def _check_inputs(inputs: ReportInputs) -> None:
@@ -156,17 +158,19 @@ def build_report(inputs: ReportInputs) -> Report:
         data_look=data_look,
         migration=migration,
         assignments=assignments,
+        limitations=context["limitations"],
     )
 
 
 def write_report(report: Report, out_dir: Path) -> Path:
-    """Write the HTML and, for convenience, each figure as a PNG; returns the HTML's path."""
+    """Write the HTML, each figure as a PNG and the analysis as JSON; returns the HTML's path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures_dir = out_dir / "figures"
     figures_dir.mkdir(exist_ok=True)
     for name, data in report.figures.items():
         (figures_dir / f"{name}.png").write_bytes(data)
+    (out_dir / ANALYSIS_FILE).write_text(analysis_json(report), encoding="utf-8")
     target = out_dir / REPORT_FILE
     staged = target.with_name(f".{target.name}.tmp")
     staged.write_text(report.html, encoding="utf-8")

@@ -51,6 +51,7 @@ def log_selection(table: pd.DataFrame, selection: Selection, metrics: Mapping[st
     """The chosen cell's metrics under the grid's own names, so parent runs compare side by side."""
     mlflow.log_metrics(clean_metrics(metrics))
     mlflow.set_tag(CHOSEN_CELL_TAG, selection.chosen_cell_id)
-    mlflow.log_text(table.to_csv(index=False), "grid/grid_results.csv")
+    graded = table.assign(eligible=selection.eligible.to_numpy())
+    mlflow.log_text(graded.to_csv(index=False), "grid/grid_results.csv")
     mlflow.log_text(selection.reasoning, "selection/reasoning.md")
     mlflow.log_text(json.dumps({"relaxed": selection.relaxed}), "selection/selection.json")

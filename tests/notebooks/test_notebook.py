@@ -185,3 +185,21 @@ def test_first_code_cell_reads_the_work_dir_from_pipeline_settings() -> None:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     first = next(c for c in notebook.cells if c.cell_type == "code")
     assert "settings = PipelineSettings()" in first.source
+
+
+def test_notebook_reads_the_runs_results_instead_of_recomputing_them() -> None:
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    recomputing = (
+        "engineer_features",
+        "profile_segments",
+        "name_segments",
+        "recommend(",
+        "look_at_data",
+        "feature_notes(",
+        "eligibility(",
+        "metrics_vs_k_figure",
+        ".fit(",
+    )
+    assert [call for call in recomputing if call in code] == []
+    assert 'run_text("report/analysis.json")' in code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from schemas.raw import RULES
 from tasks.ingest import read_and_validate
 from tasks.naming import NOISE_NAME, NOISE_SEGMENT, SegmentName
 from tasks.report import REPORT_FILE, ReportInputs, build_report, summary_markdown, write_report
+from tasks.report_analysis import ANALYSIS_FILE
 from tasks.report_demo import demo_inputs
 from tasks.synthetic import write_synthetic
 
@@ -131,6 +133,27 @@ def test_write_report_writes_the_html_and_every_figure(synthetic_report, tmp_pat
     for name, data in synthetic_report.figures.items():
         assert (tmp_path / "reports" / "figures" / f"{name}.png").read_bytes() == data
     assert not list((tmp_path / "reports").glob(".*.tmp"))
+
+
+def test_analysis_json_beside_the_html_carries_what_the_report_shows(synthetic_report, tmp_path):
+    write_report(synthetic_report, tmp_path)
+    analysis = json.loads((tmp_path / ANALYSIS_FILE).read_text(encoding="utf-8"))
+    report = synthetic_report
+    assert analysis["limitations"] == report.limitations
+    for limitation in report.limitations:
+        assert str(escape(limitation)) in report.html
+    assert [q["finding"] for q in analysis["quirks"]] == [
+        q.finding for q in report.data_look.quirks
+    ]
+    for segment, named in report.names.items():
+        entry = analysis["segments"][str(segment)]
+        assert (entry["name"], entry["archetype"]) == (named.name, named.archetype)
+        assert entry["customers"] == int(report.profiles.sizes.at[segment, "n"])
+        advice = analysis["recommendations"][str(segment)]
+        assert advice["actions"] == report.recommendations[segment].actions
+        medians = analysis["trait_medians"][str(segment)]
+        expected = report.profiles.trait_medians.loc[segment].dropna().to_dict()
+        assert {k: v for k, v in medians.items() if v is not None} == pytest.approx(expected)
 
 
 def test_a_chosen_cell_missing_from_the_grid_is_refused(synthetic_inputs):
