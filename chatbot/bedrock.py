@@ -104,12 +104,12 @@ class BedrockChatClient:
         settings: ChatbotSettings,
         metrics: ChatMetrics,
         breaker: CircuitBreaker,
-        client: BaseClient | None = None,
+        client: BaseClient,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self.breaker = breaker
-        self._client = client or make_boto3_client(settings)
+        self._client = client  # one per process (app lifespan): its pool is shared by all calls
         self._executor = ThreadPoolExecutor(
             max_workers=settings.max_pool_connections, thread_name_prefix="bedrock"
         )

@@ -117,13 +117,14 @@ def test_persistent_throttling_gives_503_with_retry_after_after_bounded_attempts
 
 
 def test_retries_stop_when_the_remaining_budget_is_too_small(fake, start, api):
-    # Each throttled answer takes 0.3 s; with 0.25 s needed per attempt, a 0.7 s deadline
-    # leaves room for two attempts at most, whatever max_attempts says.
-    service = start(deadline_seconds=0.7, min_attempt_seconds=0.25, max_attempts=5, **NO_BREAKER)
+    # Each throttled answer takes 0.3 s and an attempt needs 0.45 s of budget: after two attempts
+    # a 1.0 s deadline has about 0.3 s left, so the service answers 503 at once instead of
+    # starting a third call that the deadline would cut (504), whatever max_attempts says.
+    service = start(deadline_seconds=1.0, min_attempt_seconds=0.45, max_attempts=5, **NO_BREAKER)
     fake.set_faults(Fault("throttling", times=None, delay_seconds=0.3))
     response = httpx.post(f"{service.base_url}/api/chat", json=api.chat_body())
-    assert response.status_code in (503, 504)
-    assert fake.stats.calls["Converse"] <= 2
+    api.assert_error_shape(response, 503, "model_throttled")
+    assert fake.stats.calls["Converse"] == 2
 
 
 def test_a_stalled_model_gives_504_at_the_deadline(fake, start, api):
@@ -165,20 +166,20 @@ def test_boto3_client_uses_timeouts_pool_and_no_hidden_retries_from_settings(aws
 
 
 def test_boto3_client_is_created_once_per_process(fake, start, api, monkeypatch):
-    import chatbot.app
+    import boto3.session
 
     created = []
-    original = chatbot.app.make_boto3_client
+    original = boto3.session.Session.client
 
-    def counting(*args, **kwargs):
-        created.append(1)
-        return original(*args, **kwargs)
+    def counting(self, service_name, *args, **kwargs):
+        created.append(service_name)
+        return original(self, service_name, *args, **kwargs)
 
-    monkeypatch.setattr(chatbot.app, "make_boto3_client", counting)
+    monkeypatch.setattr(boto3.session.Session, "client", counting)
     service = start()
     for index in range(3):
         httpx.post(f"{service.base_url}/api/chat", json=api.chat_body(f"Q{index}"))
-    assert len(created) == 1
+    assert created == ["bedrock-runtime"]
 
 
 def test_unreachable_bedrock_gives_503_model_unavailable(fake, start, api, monkeypatch):

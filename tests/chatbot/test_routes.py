@@ -119,7 +119,10 @@ def test_metrics_count_requests_upstream_calls_tokens_and_latency(fake, start, a
     assert 'chatbot_upstream_calls_total{operation="Converse",outcome="ok"} 2.0' in text
     assert 'chatbot_upstream_calls_total{operation="Converse",outcome="throttled"} 1.0' in text
     assert 'chatbot_throttles_total{source="upstream"} 1.0' in text
-    assert 'chatbot_model_tokens_total{direction="input"}' in text
+    registry = service.app.state.metrics.registry
+    for direction in ("input", "output"):
+        tokens = registry.get_sample_value("chatbot_model_tokens_total", {"direction": direction})
+        assert tokens is not None and tokens > 0, direction
     assert 'chatbot_http_request_duration_seconds_bucket{le="2.0",route="/api/chat"} 2.0' in text
 
 
