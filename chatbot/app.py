@@ -18,7 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from chatbot.bedrock import BedrockChatClient, make_boto3_client
 from chatbot.chat import ChatService
-from chatbot.circuit_breaker import CircuitBreaker
+from chatbot.circuit_breaker import CircuitBreaker, CircuitState
 from chatbot.errors import (
     ChatError,
     InvalidJson,
@@ -94,6 +94,8 @@ def _lifespan(
         breaker = CircuitBreaker(
             settings.circuit_failure_threshold, settings.circuit_cooldown_seconds
         )
+        # Read at scrape time, so the gauge also shows the half-open state a cool-down reaches.
+        metrics.circuit_open.set_function(lambda: float(breaker.state is not CircuitState.CLOSED))
         bedrock = BedrockChatClient(
             settings, metrics, breaker, make_boto3_client(settings, session)
         )

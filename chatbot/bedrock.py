@@ -223,7 +223,6 @@ class BedrockChatClient:
         finally:
             if not verdict_given:
                 self.breaker.release(was_probe)
-            self._metrics.circuit_open.set(0 if self.breaker.state.value == "closed" else 1)
 
     def _note_failure(
         self, operation: str, failure: UpstreamFailure, attempt: int, elapsed: float

@@ -42,6 +42,20 @@ def serve(
     )
 
 
+def _parse_fault_rates(options: list[str]) -> dict[str, float]:
+    """`--fault throttling=0.1 --fault internal=0.02` -> {"throttling": 0.1, "internal": 0.02}."""
+    rates = {}
+    for option in options:
+        kind, _, rate = option.partition("=")
+        try:
+            rates[kind.strip()] = float(rate)
+        except ValueError:
+            raise ValueError(
+                f"--fault takes KIND=RATE (e.g. throttling=0.1), got {option!r}"
+            ) from None
+    return rates
+
+
 @app.command("fake-bedrock")
 def fake_bedrock(
     port: int = typer.Option(8788, help="Port to bind on 127.0.0.1."),
@@ -52,12 +66,16 @@ def fake_bedrock(
     requests_per_minute: int | None = typer.Option(None, help="Requests-per-minute quota."),
     tokens_per_minute: int | None = typer.Option(None, help="Tokens-per-minute quota."),
     seed: int = typer.Option(0, help="Seed of the latency and fault draws."),
+    fault: list[str] = typer.Option(
+        [], help="KIND=RATE: answer that share of requests with the fault (repeatable)."
+    ),
 ) -> None:
     """Run the fake Bedrock runtime; point AWS_ENDPOINT_URL_BEDROCK_RUNTIME at the URL it prints."""
     from chatbot.fake_bedrock import NotLoopbackError, main
 
     try:
         main(
+            fault_rates=_parse_fault_rates(fault),
             port=port,
             host=host,
             latency_ms_median=latency_ms,

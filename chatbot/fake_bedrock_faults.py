@@ -180,12 +180,6 @@ class FaultPlan:
         with self._lock:
             self._scripted = [[fault, fault.times] for fault in faults]
 
-    def set_rates(self, rates: Mapping[str, float], rng: random.Random) -> None:
-        validate_fault_rates(rates)
-        with self._lock:
-            self._rates = dict(rates)
-            self._rng = rng
-
     def pending(self) -> list[Fault]:
         with self._lock:
             return [fault for fault, _ in self._scripted]

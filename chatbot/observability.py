@@ -11,7 +11,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-LOGGER_NAME = "chatbot"
 # Chosen around the 2 s budget, so the histogram answers "how many within 2 s" exactly.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
@@ -91,7 +90,8 @@ class ChatMetrics:
         )
         self.throttles = Counter(
             "chatbot_throttles",
-            "Requests refused or slowed by a limit, by source (ip, session, global_*, upstream).",
+            "Requests refused or slowed by a limit, by source (ip, session, global_requests, "
+            "global_tokens, concurrency, circuit_open, upstream).",
             ["source"],
             registry=self.registry,
         )

@@ -73,6 +73,3 @@ class ChatRateLimiter:
             return bool(await self._storage.check())
         except Exception:  # a readiness probe reports, it never raises
             return False
-
-    async def reset(self) -> None:
-        await self._storage.reset()

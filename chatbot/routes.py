@@ -104,7 +104,7 @@ async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
     client_ip = client_ip_of(request.scope, _settings(request).trusted_proxy_hops)
     service = _service(request)
     stream = await service.open_stream(body, client_ip, received_at_of(request.scope))
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    headers = {"X-Accel-Buffering": "no"}  # Cache-Control: no-store comes from the middleware
     headers.update(_timing_headers(request, stream.upstream_seconds))
     return StreamingResponse(
         _sse_body(service, body, request_id, stream),

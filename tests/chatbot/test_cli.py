@@ -18,3 +18,11 @@ def test_fake_bedrock_refuses_a_non_loopback_address_in_one_line():
     assert result.exit_code == 2
     assert "loopback" in result.output
     assert "Traceback" not in result.output
+
+
+def test_fake_bedrock_refuses_malformed_or_unknown_fault_rates_in_one_line():
+    for fault in ("throttling", "throttling=often", "meteor=0.1", "internal=1.5"):
+        result = CliRunner().invoke(app, ["fake-bedrock", "--port", "0", "--fault", fault])
+        assert result.exit_code == 2, fault
+        assert result.output.startswith("error: ") and result.output.count("\n") == 1, fault
+        assert "Traceback" not in result.output
