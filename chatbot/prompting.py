@@ -12,7 +12,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from chatbot.models import ChatRequest
+from chatbot.models import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS, ChatRequest
 
 # Claude tokenizers average about four characters of English per token; a deliberate
 # over-estimate is harmless because it only trims a little more page text.
@@ -103,20 +103,33 @@ def trim_page_text(text: str, question: str, token_budget: int) -> str:
     return "\n".join(pieces)
 
 
-def build_user_content(request: ChatRequest, page_token_budget: int) -> str:
+def _user_content(url: str, title: str, page_text: str, message: str) -> str:
     """The page block first (the model reads the context, then the question), all escaped."""
-    page = request.page
-    page_text = trim_page_text(page.text, request.message, page_token_budget)
-    url = html.escape(page.url, quote=True)
-    title = html.escape(page.title, quote=True)
     return (
-        f'<page url="{url}" title="{title}">\n'
+        f'<page url="{html.escape(url, quote=True)}" title="{html.escape(title, quote=True)}">\n'
         f"{html.escape(page_text, quote=False)}\n"
         "</page>\n"
         "<question>\n"
-        f"{html.escape(request.message.strip(), quote=False)}\n"
+        f"{html.escape(message.strip(), quote=False)}\n"
         "</question>"
     )
+
+
+def build_user_content(request: ChatRequest, page_token_budget: int) -> str:
+    page = request.page
+    page_text = trim_page_text(page.text, request.message, page_token_budget)
+    return _user_content(page.url, page.title, page_text, request.message)
+
+
+def largest_prompt_tokens(site_name: str, page_token_budget: int) -> int:
+    """Input tokens of the largest question the request model admits, its page trimmed."""
+    longest = _user_content(
+        "u" * MAX_URL_CHARS,
+        "t" * MAX_TITLE_CHARS,
+        "p" * (page_token_budget * CHARS_PER_TOKEN),
+        "m" * MAX_MESSAGE_CHARS,
+    )
+    return estimate_tokens(build_system_prompt(site_name)) + estimate_tokens(longest)
 
 
 def build_prompt(request: ChatRequest, system_prompt: str, page_token_budget: int) -> Prompt:

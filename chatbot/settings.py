@@ -10,6 +10,8 @@ from limits import parse as parse_rate_limit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chatbot.prompting import largest_prompt_tokens
+
 ENV_PREFIX = "CHATBOT_"
 
 # Cross-region inference profile of a current, fast Claude model; Claude 4.x models are only
@@ -18,9 +20,6 @@ DEFAULT_MODEL_ID = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 
 _REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _GUARDRAIL_VERSION_PATTERN = re.compile(r"^(DRAFT|[1-9][0-9]{0,7})$")
-# A 2,000-character question is about 500 tokens and the system prompt about 300; with the tags
-# around them, 900 is a safe ceiling.
-_QUESTION_AND_SYSTEM_TOKENS = 900
 
 
 class SettingsError(ValueError):
@@ -147,8 +146,8 @@ class ChatbotSettings(BaseSettings):
 
     @property
     def largest_request_tokens(self) -> int:
-        """Tokens one call can reserve: page budget, a maximal question, system prompt, output."""
-        return self.page_token_budget + _QUESTION_AND_SYSTEM_TOKENS + self.max_tokens
+        """Tokens one call can reserve: system prompt, the longest question and page, output."""
+        return largest_prompt_tokens(self.site_name, self.page_token_budget) + self.max_tokens
 
 
 def describe_validation_error(error: ValidationError) -> str:
