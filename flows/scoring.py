@@ -11,6 +11,7 @@ from ccseg.settings import load_settings
 from tasks.assignments import assign_segments, write_table
 from tasks.ingest import validate_data, write_outputs
 from tasks.model_store import load_model_with_names
+from tasks.retries import retry_unless_user_error
 from tasks.tracking import point_mlflow_at
 
 
@@ -24,7 +25,13 @@ class ScoringSummary:
 
 
 # Loading reads the model store: retried, as any I/O.
-load_model = task(load_model_with_names, name="load-model", retries=2, retry_delay_seconds=2)
+load_model = task(
+    load_model_with_names,
+    name="load-model",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_unless_user_error,
+)
 
 
 @flow(name="scoring", log_prints=True)

@@ -25,6 +25,7 @@ from tasks.ingest import validate_data, write_outputs
 from tasks.model_store import previous_assignments
 from tasks.publish import publish_outputs
 from tasks.registry import Promotion, promote
+from tasks.retries import retry_unless_user_error
 from tasks.run_logging import log_selection, log_validation, parent_run_tags
 from tasks.selection import select_cell
 from tasks.tracking import TrackingContext, code_version, configure_tracking, source_hash
@@ -47,7 +48,13 @@ class SegmentationSummary:
 
 
 # Registry I/O is retried: a transient store error must not lose a finished grid.
-promote_task = task(promote, name="promote-model", retries=2, cache_policy=NO_CACHE)
+promote_task = task(
+    promote,
+    name="promote-model",
+    retries=2,
+    cache_policy=NO_CACHE,
+    retry_condition_fn=retry_unless_user_error,
+)
 
 
 @flow(name="segmentation", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))

@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from ccseg.errors import ParameterError
 from schemas.columns import CUST_ID
 from tasks.assignments import assign_segments
+from tasks.retries import retry_unless_user_error
 
 SEGMENT_NAMES_ARTIFACT = "segments/segment_names.json"
 
@@ -42,7 +43,12 @@ def has_alias(model_name: str, alias: str) -> bool:
     return True
 
 
-@task(name="previous-champion-assignments", cache_policy=NO_CACHE, retries=2)
+@task(
+    name="previous-champion-assignments",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_condition_fn=retry_unless_user_error,
+)
 def previous_assignments(model_name: str, clean: pd.DataFrame) -> pd.Series | None:
     """The current champion's segment name for each customer, or None when there is none yet.
 

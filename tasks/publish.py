@@ -26,6 +26,7 @@ from tasks.ingest import IngestResult
 from tasks.model_store import SEGMENT_NAMES_ARTIFACT
 from tasks.registry import Promotion
 from tasks.report import Report, ReportInputs, build_report, summary_markdown, write_report
+from tasks.retries import retry_unless_user_error
 from tasks.selection import Selection
 from tasks.tracking import TAG_CODE_VERSION, TAG_DATA_SHA, TAG_FLOW_RUN
 
@@ -80,7 +81,12 @@ def _log_report(report: Report, report_dir: Path, names: dict[int, str], model_r
     MlflowClient().log_text(model_run_id, names_json, SEGMENT_NAMES_ARTIFACT)
 
 
-@task(name="publish-outputs", cache_policy=NO_CACHE, retries=1)
+@task(
+    name="publish-outputs",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_condition_fn=retry_unless_user_error,
+)
 def publish_outputs(
     *,
     ingest: IngestResult,
