@@ -26,8 +26,9 @@ from schemas.raw import (
     PANDERA_CHECK_TO_RULE,
     RULES,
     SOFT_RULES,
-    SOFT_SCHEMA,
+    breaks_soft_rule,
 )
+from tasks.retries import retry_unless_user_error
 
 # Text that real exports use for "no value"; anything else unparseable is `not_a_number`.
 NA_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none"})
@@ -223,14 +224,9 @@ def _structural_reasons(
 
 
 def _soft_counts(clean: pd.DataFrame) -> dict[str, int]:
-    counts = dict.fromkeys(SOFT_RULES, 0)
-    try:
-        SOFT_SCHEMA.validate(clean, lazy=True)
-    except pandera.errors.SchemaErrors as errors:
-        cases = errors.failure_cases.dropna(subset=["index"])
-        for rule, n in cases.groupby("check")["index"].nunique().items():
-            counts[str(rule)] = int(n)
-    return counts
+    # The soft schema's own predicates, applied directly: Pandera's lazy validation builds a
+    # failure-case table only to be counted here (75 % of ingest time on the real file).
+    return {rule: int(breaks_soft_rule(clean, rule).sum()) for rule in SOFT_RULES}
 
 
 def _not_a_number_reasons(not_a_number: pd.DataFrame) -> pd.DataFrame:
@@ -331,7 +327,12 @@ def write_outputs(result: IngestResult, out_dir: Path) -> dict[str, Path]:
     return targets
 
 
-@task(name="validate-data", retries=2, retry_delay_seconds=2)
+@task(
+    name="validate-data",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_unless_user_error,
+)
 def validate_data(path: Path) -> IngestResult:
     """Prefect task: read and validate; retried only on I/O, never on a contract failure."""
     return read_and_validate(path)
