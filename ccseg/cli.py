@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ccseg.errors import CcsegError, ParameterError
+from tasks.loadtest import DEFAULT_CHAT_URL
 
 app = typer.Typer(
     name="ccseg",
@@ -157,7 +158,7 @@ def notify(path: Path = typer.Argument(..., help="File to announce as ccseg.data
 
 @app.command()
 def loadtest(
-    base_url: str = typer.Option("http://127.0.0.1:8080", "--base-url", help="Chat service URL."),
+    base_url: str = typer.Option(DEFAULT_CHAT_URL, "--base-url", help="Chat service URL."),
     rate: float = typer.Option(100, "--rate", help="Open-loop arrivals per minute."),
     duration: float = typer.Option(30, "--duration", help="Seconds of load (bounded)."),
     sessions: int = typer.Option(20, "--sessions", help="Distinct chat sessions to spread over."),

@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from tasks.loadtest import (
+    DEFAULT_CHAT_URL,
     ArrivalProcess,
     RequestOutcome,
     arrival_offsets,
@@ -39,7 +40,7 @@ def drive_load(
 
 @flow(name="chatbot-loadtest", log_prints=True)
 def chatbot_loadtest(
-    base_url: str = "http://127.0.0.1:8000",
+    base_url: str = DEFAULT_CHAT_URL,
     requests_per_minute: float = 100,
     duration_seconds: float = 30,
     session_count: int = 20,

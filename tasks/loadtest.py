@@ -24,6 +24,8 @@ from ccseg.errors import ParameterError
 
 ArrivalProcess = Literal["poisson", "constant"]
 CHAT_PATH = "/api/chat"
+# Where `ccseg chatbot serve` listens by default (chatbot/settings.py: host, port).
+DEFAULT_CHAT_URL = "http://127.0.0.1:8080"
 MAX_REQUESTS = 100_000
 MAX_DURATION_SECONDS = 3_600.0
 

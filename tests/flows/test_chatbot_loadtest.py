@@ -182,3 +182,13 @@ def test_flow_against_the_real_service_sees_its_session_limit_as_429_with_retry_
     assert seen == {"200": answered, "429": refused}
     assert summary.retry_after_on_429 == refused
     assert model_calls == answered  # a refused question never reaches the model
+
+
+def test_default_target_is_where_the_chat_service_listens_by_default() -> None:
+    import inspect
+
+    from chatbot.settings import ChatbotSettings
+
+    defaults = ChatbotSettings.model_fields
+    expected = f"http://{defaults['host'].default}:{defaults['port'].default}"
+    assert inspect.signature(chatbot_loadtest.fn).parameters["base_url"].default == expected
