@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from prefect import task
 
 from ccseg.errors import ParameterError
 from schemas.columns import CUST_ID, RAW_COLUMNS
@@ -289,7 +288,3 @@ def write_synthetic(rows: int, seed: int, out: Path, labels_out: Path | None = N
         label_frame = pd.DataFrame({CUST_ID: data[CUST_ID], labels.name: labels})
         _write_csv(pa.Table.from_pandas(label_frame, preserve_index=False), labels_out)
     return out
-
-
-# The flow's fallback when no real data exists; local file I/O is not worth retrying.
-synthetic_data_task = task(write_synthetic, name="synthetic-data")

@@ -20,6 +20,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import ModelSignature, infer_signature
 
+from tasks.clustering_models import SKOPS_TRUSTED_TYPES
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PIPELINE_PACKAGES = ("schemas", "tasks", "flows")
 # The tags that let a reader find a run from Prefect, the data, or the code.
@@ -143,21 +145,10 @@ def log_cell_run(
             signature=signature,
             pip_requirements=pip_requirements,
             code_paths=MODEL_CODE_PATHS,
-            skops_trusted_types=own_types(pipeline),
+            # Our own classes only (test_clustering saves and loads every algorithm with them).
+            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
         )
         return run.info.run_id, info.model_uri
-
-
-def own_types(model: object) -> list[str]:
-    """The project's own classes inside a model, which skops must be told to trust.
-
-    MLflow serialises scikit-learn models with skops, which refuses unknown types on load; we
-    trust exactly our own transformer and wrapper classes, never a third party's.
-    """
-    import skops.io
-
-    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    return [name for name in untrusted if name.split(".", 1)[0] in PIPELINE_PACKAGES]
 
 
 def pinned_requirements(

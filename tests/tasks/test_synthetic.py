@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from prefect import Task
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
@@ -30,7 +29,6 @@ from tasks.synthetic import (
     SEGMENT_PARAMETERS,
     SEGMENTS,
     generate_synthetic,
-    synthetic_data_task,
     write_synthetic,
 )
 
@@ -301,11 +299,6 @@ def test_written_csv_passes_ingest_with_nothing_quarantined(tmp_path: Path) -> N
 def test_write_creates_missing_folders(tmp_path: Path) -> None:
     out = write_synthetic(10, 0, tmp_path / "new" / "deeper" / "synthetic.csv")
     assert out.is_file()
-
-
-def test_synthetic_data_task_is_a_prefect_task_around_write_synthetic() -> None:
-    assert isinstance(synthetic_data_task, Task)
-    assert synthetic_data_task.fn is write_synthetic
 
 
 # --- bad arguments -----------------------------------------------------------------------------
