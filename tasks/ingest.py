@@ -73,17 +73,11 @@ class RawTable:
     line_numbers: list[int]
     extra_columns: list[str]
     blank_lines_skipped: int
+    sha256: str = ""  # of the bytes that were read, so the recorded hash is of what was validated
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _decode(path: Path) -> str:
+def _decode(path: Path) -> tuple[str, str]:
+    """The file's text and the sha256 of its bytes (one read: the file may change meanwhile)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -98,7 +92,7 @@ def _decode(path: Path) -> str:
         raise FileLevelError(path, "binary content (NUL bytes): not a CSV text file")
     try:
         # utf-8-sig drops a byte-order mark that spreadsheet exports add.
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), hashlib.sha256(data).hexdigest()
     except UnicodeDecodeError as exc:
         raise FileLevelError(
             path, f"not UTF-8 text (undecodable byte 0x{data[exc.start]:02x} at offset {exc.start})"
@@ -128,7 +122,7 @@ def _normalise_header(path: Path, header: list[str]) -> tuple[list[str], list[st
 
 def read_raw_table(path: Path) -> RawTable:
     """Parse the file as CSV text without interpreting values; file-level problems raise."""
-    text = _decode(path)
+    text, sha256 = _decode(path)
     lines = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(lines)
@@ -153,7 +147,7 @@ def read_raw_table(path: Path) -> RawTable:
         raise FileLevelError(path, f"not a readable CSV at line {lines.line_num} ({exc})") from None
     if not rows:
         raise FileLevelError(path, "header only: the file has no data rows")
-    return RawTable(names, rows, line_numbers, extra, blank)
+    return RawTable(names, rows, line_numbers, extra, blank, sha256)
 
 
 def _text_frame(table: RawTable) -> tuple[pd.DataFrame, pd.Series]:
@@ -303,7 +297,7 @@ def read_and_validate(path: Path) -> IngestResult:
     """Read `path` and apply the contract; raises FileLevelError before anything is written."""
     path = Path(path)
     table = read_raw_table(path)
-    return validate_table(table, source=str(path), sha256=file_sha256(path))
+    return validate_table(table, source=str(path), sha256=table.sha256)
 
 
 def write_outputs(result: IngestResult, out_dir: Path) -> dict[str, Path]:
