@@ -7,32 +7,22 @@ import mlflow.sklearn
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
-from sklearn.metrics import silhouette_score
+
+from tasks.clustering_metrics import segment_shares, separation_metrics
 
 
 def evaluate_pipeline(
     pipeline, clean: pd.DataFrame, silhouette_sample_size: int, seed: int = 0
 ) -> dict[str, float]:
-    """Separation and segment shares of a fitted pipeline on `clean`, in its own model space."""
-    labels = np.asarray(pipeline.predict(clean))
-    space = pipeline[:-1].transform(clean)
-    assigned = labels >= 0
-    segments, counts = np.unique(labels[assigned], return_counts=True)
-    metrics = {
-        "n_segments": float(len(segments)),
-        "noise_share": float(1 - assigned.mean()),
-        "min_segment_share": float(counts.min() / len(labels)) if len(counts) else 0.0,
-        "max_segment_share": float(counts.max() / len(labels)) if len(counts) else 0.0,
-        "silhouette": -1.0,
-    }
-    if len(segments) >= 2:
-        sample = min(silhouette_sample_size, int(assigned.sum()))
-        metrics["silhouette"] = float(
-            silhouette_score(
-                np.asarray(space)[assigned], labels[assigned], sample_size=sample, random_state=seed
-            )
-        )
-    return metrics
+    """Separation and segment shares of a fitted pipeline on `clean`, in its own model space.
+
+    The grid's own metric functions, so a champion and a candidate are measured alike.
+    """
+    space = np.asarray(pipeline[:-1].transform(clean))
+    labels = np.asarray(pipeline[-1].predict(space))
+    return segment_shares(labels) | separation_metrics(
+        space, labels, sample_size=silhouette_sample_size, seed=seed
+    )
 
 
 def evaluate_registered(
