@@ -180,8 +180,8 @@ def _hdbscan(k: int | None, seed: int, p: Mapping[str, ParamValue]) -> BaseEstim
     return HDBSCANClusterer(min_cluster_size=p["min_cluster_size"], min_samples=p["min_samples"])
 
 
-# Ward's fit is O(n^2) (1.7-2.8 s on the 8,950 real rows) and HDBSCAN's 0.4-1.5 s: ten full-size
-# refits would dominate the grid, so their stability resamples are 3,000 rows.
+# Ward's fit is O(n^2) and HDBSCAN's is slow too (measured per cell in tasks/grid.default_grid):
+# ten full-size refits would dominate the grid, so their stability resamples are 3,000 rows.
 SUBSAMPLED_STABILITY_ROWS = 3_000
 
 ALGORITHMS: dict[str, Algorithm] = {
