@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import socket
 import statistics
 import subprocess
@@ -32,6 +31,11 @@ from pathlib import Path
 import boto3
 import httpx
 from botocore.config import Config
+
+from chatbot.prompting import trim_page_text
+from chatbot.settings import ChatbotSettings
+from tasks.loadtest import arrival_offsets
+from tasks.loadtest_summary import percentile
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DUMMY_AWS_ENV = {
@@ -51,9 +55,17 @@ SERVICE_ENV = {
     "CHATBOT_MAX_CONCURRENT_UPSTREAM": "512",
     "CHATBOT_LOG_LEVEL": "INFO",
 }
+# A long page (~23,000 characters, above the 1,500-token page budget), so every request pays for
+# trimming the page text the way a real article or terms page makes the widget send it.
 PAGE_TEXT = "\n".join(
     f"Section {index}: the premium card costs 90 EUR a year; cash advances cost 3% of the amount."
-    for index in range(40)
+    for index in range(250)
+)
+# The baseline sends what the service sends upstream: the page trimmed to the default budget.
+BASELINE_PAGE = trim_page_text(
+    PAGE_TEXT,
+    "What does the premium card cost?",
+    ChatbotSettings.model_fields["page_token_budget"].default,
 )
 BUDGET_SECONDS = 2.0
 
@@ -64,6 +76,7 @@ class Sample:
     latency_s: float  # from the scheduled send time to the end of the response
     upstream_ms: float | None  # the service's Server-Timing, when present
     lag_s: float = 0.0  # how late the generator fired it (open loop: it should be ~0)
+    sent_at: float = 0.0  # perf_counter() when it actually left, for the achieved rate
 
 
 @dataclass(frozen=True)
@@ -86,20 +99,19 @@ class Summary:
     cpu_ms_per_request: float | None = None
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    """Linear interpolation between closest ranks (the usual definition)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+def achieved_per_minute(samples: list[Sample]) -> float:
+    """Requests per minute actually sent, from the first to the last send time."""
+    sent = sorted(sample.sent_at for sample in samples)
+    span = sent[-1] - sent[0] if len(sent) > 1 else 0.0
+    return (len(sent) - 1) / span * 60 if span > 0 else 0.0
 
 
-def summarize(
-    label: str, rate: float, samples: list[Sample], elapsed: float, latency_ms: float
-) -> Summary:
+def _percentile_ms(values: list[float], q: float) -> float:
+    value = percentile(values, q)
+    return float("nan") if value is None else value
+
+
+def summarize(label: str, rate: float, samples: list[Sample], latency_ms: float) -> Summary:
     ok = [sample for sample in samples if sample.status == 200]
     e2e = [sample.latency_s * 1000 for sample in ok]
     overhead = [value - latency_ms for value in e2e]
@@ -112,44 +124,39 @@ def summarize(
         sent=len(samples),
         ok=len(ok),
         errors=len(samples) - len(ok),
-        achieved_per_minute=len(samples) / elapsed * 60 if elapsed else 0.0,
-        generator_lag_p99_ms=percentile([sample.lag_s * 1000 for sample in samples], 0.99),
-        e2e_p50_ms=percentile(e2e, 0.50),
-        e2e_p95_ms=percentile(e2e, 0.95),
-        e2e_p99_ms=percentile(e2e, 0.99),
-        overhead_p50_ms=percentile(overhead, 0.50),
-        overhead_p99_ms=percentile(overhead, 0.99),
-        service_only_p50_ms=percentile(service_only, 0.50) if service_only else None,
-        service_only_p99_ms=percentile(service_only, 0.99) if service_only else None,
+        achieved_per_minute=achieved_per_minute(samples),
+        generator_lag_p99_ms=_percentile_ms([sample.lag_s * 1000 for sample in samples], 99),
+        e2e_p50_ms=_percentile_ms(e2e, 50),
+        e2e_p95_ms=_percentile_ms(e2e, 95),
+        e2e_p99_ms=_percentile_ms(e2e, 99),
+        overhead_p50_ms=_percentile_ms(overhead, 50),
+        overhead_p99_ms=_percentile_ms(overhead, 99),
+        service_only_p50_ms=percentile(service_only, 50),
+        service_only_p99_ms=percentile(service_only, 99),
         load_average=os.getloadavg()[0],
     )
 
 
 async def open_loop(
     send_one: Callable[[int], Awaitable[Sample]], per_minute: float, duration_s: float, seed: int
-) -> tuple[list[Sample], float]:
+) -> list[Sample]:
     """Fire `per_minute` requests per minute for `duration_s`, on schedule (Poisson arrivals)."""
-    rng = random.Random(seed)
-    count = max(1, round(per_minute * duration_s / 60))
+    offsets = arrival_offsets(per_minute, duration_s, seed) or [0.0]
     start = time.perf_counter() + 0.05
-    offsets, clock = [], 0.0
-    for _ in range(count):
-        offsets.append(clock)
-        clock += rng.expovariate(per_minute / 60)
     tasks = []
     for index, offset in enumerate(offsets):
         delay = start + offset - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(_timed(send_one, index, start + offset)))
-    samples = await asyncio.gather(*tasks)
-    return list(samples), duration_s
+    return list(await asyncio.gather(*tasks))
 
 
 async def _timed(send_one: Callable[[int], Awaitable[Sample]], index: int, due: float) -> Sample:
-    lag = time.perf_counter() - due
+    sent_at = time.perf_counter()
     sample = await send_one(index)
-    return Sample(sample.status, time.perf_counter() - due, sample.upstream_ms, lag)
+    latency = time.perf_counter() - due
+    return Sample(sample.status, latency, sample.upstream_ms, sent_at - due, sent_at)
 
 
 def service_sender(client: httpx.AsyncClient) -> Callable[[int], Awaitable[Sample]]:
@@ -189,7 +196,9 @@ def boto3_sender(fake_url: str, pool: ThreadPoolExecutor) -> Callable[[int], Awa
         "messages": [
             {
                 "role": "user",
-                "content": [{"text": f'<page url="https://www.example.com">{PAGE_TEXT}</page>'}],
+                "content": [
+                    {"text": f'<page url="https://www.example.com">{BASELINE_PAGE}</page>'}
+                ],
             }
         ],
         "inferenceConfig": {"maxTokens": 400, "temperature": 0.2},
@@ -260,8 +269,8 @@ async def measure(
     service_pid: int | None,
 ) -> Summary:
     cpu_before = process_cpu_seconds(service_pid) if service_pid else 0.0
-    samples, elapsed = await open_loop(send_one, rate, duration, seed)
-    summary = summarize(label, rate, samples, elapsed, latency_ms)
+    samples = await open_loop(send_one, rate, duration, seed)
+    summary = summarize(label, rate, samples, latency_ms)
     if service_pid:
         cpu = process_cpu_seconds(service_pid) - cpu_before
         summary = Summary(**{**asdict(summary), "cpu_ms_per_request": cpu * 1000 / len(samples)})
