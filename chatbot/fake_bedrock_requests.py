@@ -13,6 +13,7 @@ import itertools
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 BodyFormat = Literal["converse", "claude_messages", "claude_text_completion"]
@@ -51,12 +52,12 @@ class ModelRequest:
     turns: tuple[tuple[str, str], ...]  # (role, text) in order
     max_tokens: int
 
-    @property
+    @cached_property  # read several times per request
     def prompt_text(self) -> str:
         """System prompt and every turn, joined: what the model would read."""
         return "\n".join([self.system_text, *(text for _, text in self.turns)])
 
-    @property
+    @cached_property
     def input_tokens(self) -> int:
         return estimate_tokens(self.prompt_text)
 

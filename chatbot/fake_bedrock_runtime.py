@@ -76,14 +76,15 @@ class BedrockRuntime:
         if seconds > 0 and self.stopping.wait(seconds):
             raise StoppingError
 
-    def _signature_error(self, authorization: str | None) -> tuple[str, int, str] | None:
+    def _signature_error(
+        self, authorization: str | None, scope: re.Match[str] | None
+    ) -> tuple[str, int, str] | None:
         if not self.config.require_signature:
             return None
         if not authorization:
             return "MissingAuthenticationTokenException", 403, "Missing Authentication Token"
         if authorization.startswith("Bearer "):
             return None
-        scope = _CREDENTIAL_SCOPE.search(authorization)
         if scope is None:
             return (
                 "IncompleteSignatureException",
@@ -116,7 +117,7 @@ class BedrockRuntime:
                 RecordedRequest(operation, model_id, _json_or_none(raw), prompt, region, outcome)
             )
 
-        signature_error = self._signature_error(authorization)
+        signature_error = self._signature_error(authorization, scope)
         if signature_error is not None:
             record(signature_error[0])
             handler.write_error(request_id, *signature_error)
