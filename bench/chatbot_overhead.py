@@ -34,8 +34,8 @@ from botocore.config import Config
 
 from chatbot.prompting import trim_page_text
 from chatbot.settings import ChatbotSettings
-from tasks.loadtest import arrival_offsets
-from tasks.loadtest_summary import percentile
+from tasks.loadtest.driver import arrival_offsets
+from tasks.loadtest.summary import percentile
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DUMMY_AWS_ENV = {

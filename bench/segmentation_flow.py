@@ -28,8 +28,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _loop(data: Path, threads: int) -> float:
-    from tasks.clustering import default_grid, expand_grid, fit_cell
-    from tasks.ingest import read_and_validate
+    from tasks.data.ingest import read_and_validate
+    from tasks.segmentation.fit import fit_cell
+    from tasks.segmentation.grid import default_grid, expand_grid
 
     started = time.perf_counter()
     clean = read_and_validate(data).clean

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tasks.synthetic import generate_synthetic, write_synthetic
+from tasks.data.synthetic import generate_synthetic, write_synthetic
 
 
 def _median_seconds(action: Callable[[], object], repeats: int) -> float:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from ccseg.errors import CcsegError, ParameterError
-from tasks.loadtest import DEFAULT_CHAT_URL
+from core.errors import CcsegError, ParameterError
+from tasks.loadtest.driver import DEFAULT_CHAT_URL
 
 app = typer.Typer(
     name="ccseg",
@@ -29,7 +29,7 @@ def validate(
     ),
 ) -> None:
     """Validate a CC GENERAL file: clean rows, quarantined rows with reasons, and a summary."""
-    from tasks.ingest import read_and_validate, write_outputs
+    from tasks.data.ingest import read_and_validate, write_outputs
 
     result = read_and_validate(path)
     written = write_outputs(result, out)
@@ -55,7 +55,7 @@ def synth(
     labels: Path | None = typer.Option(None, "--labels", help="Also write planted segments here."),
 ) -> None:
     """Write synthetic CC-GENERAL-shaped data with planted customer segments."""
-    from tasks.synthetic import write_synthetic
+    from tasks.data.synthetic import write_synthetic
 
     written = write_synthetic(rows, seed, out, labels)
     typer.echo(
@@ -68,7 +68,7 @@ def _grid_from(text: str | None):
     """`--grid` takes JSON text or @path-to-json; bad specs fail here, before any work."""
     if text is None:
         return None
-    from tasks.clustering import parse_grid_spec
+    from tasks.segmentation.grid import parse_grid_spec
 
     if text.startswith("@"):
         path = Path(text[1:])

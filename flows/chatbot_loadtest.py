@@ -8,7 +8,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from tasks.loadtest import (
+from tasks.loadtest.driver import (
     DEFAULT_CHAT_URL,
     ArrivalProcess,
     RequestOutcome,
@@ -17,7 +17,7 @@ from tasks.loadtest import (
     run_open_loop,
     validate_load,
 )
-from tasks.loadtest_summary import LoadTestSummary, render_markdown, summarize
+from tasks.loadtest.summary import LoadTestSummary, render_markdown, summarize
 
 ARTIFACT_KEY = "chatbot-loadtest"
 

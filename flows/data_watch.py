@@ -16,8 +16,8 @@ from prefect.events import Event, emit_event
 from prefect.events.clients import get_events_client
 from prefect.settings import PREFECT_API_URL
 
-from ccseg.errors import ParameterError
-from tasks.landing import (
+from core.errors import ParameterError
+from tasks.data.landing import (
     STATE_FILE_NAME,
     LandedFile,
     landed_file,

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from prefect import flow, task
 
-from ccseg.settings import load_settings
-from tasks.assignments import assign_segments, write_table
-from tasks.ingest import validate_data, write_outputs
-from tasks.model_store import load_model_with_names
+from core.settings import load_settings
+from tasks.data.ingest import validate_data, write_outputs
+from tasks.mlops.champion import load_model_with_names
+from tasks.mlops.tracking import point_mlflow_at
 from tasks.retries import retry_unless_user_error
-from tasks.tracking import point_mlflow_at
+from tasks.segmentation.assignments import assign_segments, write_table
 
 
 @dataclass(frozen=True)

@@ -14,21 +14,21 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from ccseg.errors import ParameterError
-from ccseg.settings import load_settings
-from tasks.clustering import GridSpec, default_grid, expand_grid
-from tasks.data_source import resolve_data
-from tasks.evaluation import evaluate_registered
-from tasks.experiment import fit_and_log_cell, grid_table
-from tasks.features import engineer_features_task
-from tasks.ingest import validate_data, write_outputs
-from tasks.model_store import previous_assignments
-from tasks.publish import publish_outputs
-from tasks.registry import Promotion, promote
+from core.errors import ParameterError
+from core.settings import load_settings
+from tasks.data.ingest import validate_data, write_outputs
+from tasks.data.source import resolve_data
+from tasks.mlops.cell_runs import fit_and_log_cell, grid_table
+from tasks.mlops.champion import previous_assignments
+from tasks.mlops.registry import Promotion, promote
+from tasks.mlops.run_logging import log_selection, log_validation, parent_run_tags
+from tasks.mlops.tracking import TrackingContext, code_version, configure_tracking, source_hash
+from tasks.report.publish import publish_outputs
 from tasks.retries import retry_unless_user_error
-from tasks.run_logging import log_selection, log_validation, parent_run_tags
-from tasks.selection import select_cell
-from tasks.tracking import TrackingContext, code_version, configure_tracking, source_hash
+from tasks.segmentation.evaluation import evaluate_registered
+from tasks.segmentation.features import engineer_features_task
+from tasks.segmentation.grid import GridSpec, default_grid, expand_grid
+from tasks.segmentation.selection import select_cell
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-"""The engineered-feature contract: what `tasks.features.engineer_features` may hand to anyone.
+"""The engineered-feature contract: what the feature step may hand to anything downstream.
 
 No NaN and no infinity ever reach a model or a profile; shares and frequencies are in [0, 1];
-capped ratios stay within their caps (the caps are defended in `tasks/features.py`).
+capped ratios stay within their caps (the caps are defended in `tasks/segmentation/features.py`).
 """
 
 from __future__ import annotations

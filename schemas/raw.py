@@ -52,7 +52,7 @@ class Rule:
 
 
 _RULES: tuple[Rule, ...] = (
-    # Structural hard rules, found while reading the text (tasks/ingest.py).
+    # Structural hard rules, found while reading the text (tasks/data/ingest.py).
     Rule(
         "field_count", "hard", "A line with more or fewer fields than the header cannot be aligned."
     ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccseg.errors import CcsegError
+from core.errors import CcsegError
 
 
 def retry_unless_user_error(task: Any, task_run: Any, state: Any) -> bool:

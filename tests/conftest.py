@@ -21,7 +21,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def _real_data_path() -> Path:
-    from ccseg.settings import PipelineSettings
+    from core.settings import PipelineSettings
 
     path = PipelineSettings().data_path
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()

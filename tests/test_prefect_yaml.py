@@ -24,7 +24,7 @@ from prefect.settings import PREFECT_API_URL
 from prefect.workers.process import ProcessWorker
 
 from flows.data_watch import notify
-from tasks.landing import LANDED_EVENT
+from tasks.data.landing import LANDED_EVENT
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = REPO_ROOT / "prefect.yaml"

@@ -14,9 +14,9 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from ccseg.errors import ParameterError
+from core.errors import ParameterError
 from flows.chatbot_loadtest import ARTIFACT_KEY, chatbot_loadtest
-from tasks.loadtest import arrival_offsets, run_open_loop
+from tasks.loadtest.driver import arrival_offsets, run_open_loop
 
 
 class ServedApp:

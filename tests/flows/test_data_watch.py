@@ -14,9 +14,9 @@ from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFi
 from prefect.events.schemas.events import ReceivedEvent
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from ccseg.errors import ParameterError
+from core.errors import ParameterError
 from flows.data_watch import notify, watch, watch_landing
-from tasks.landing import (
+from tasks.data.landing import (
     LANDED_EVENT,
     STATE_FILE_NAME,
     LandingState,

@@ -14,9 +14,10 @@ from mlflow import MlflowClient
 from sklearn.metrics import adjusted_rand_score
 
 from ccseg.cli import main
-from ccseg.settings import PipelineSettings
-from tasks.clustering import METRIC_NAMES, GridSpec, parse_grid_spec
-from tasks.synthetic import SEGMENTS, write_synthetic
+from core.settings import PipelineSettings
+from tasks.data.synthetic import SEGMENTS, write_synthetic
+from tasks.segmentation.grid import GridSpec, parse_grid_spec
+from tasks.segmentation.metrics import METRIC_NAMES
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 

@@ -13,9 +13,9 @@ from mlflow import MlflowClient
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-from ccseg.settings import PipelineSettings
-from tasks.clustering import GridSpec, parse_grid_spec
-from tasks.synthetic import write_synthetic
+from core.settings import PipelineSettings
+from tasks.segmentation.grid import GridSpec, parse_grid_spec
+from tasks.data.synthetic import write_synthetic
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO_ROOT / "notebooks" / "segmentation.ipynb"

@@ -8,8 +8,8 @@ import pandera.errors
 import pytest
 
 from schemas.features import EngineeredFeatures
-from tasks.features import engineer_features
-from tasks.synthetic import generate_synthetic
+from tasks.data.synthetic import generate_synthetic
+from tasks.segmentation.features import engineer_features
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from schemas.columns import RAW_COLUMNS
 from schemas.raw import HARD_RULES, HARD_SCHEMA, RULES, SOFT_RULES, SOFT_SCHEMA
-from tasks.ingest import IngestResult, RawTable, validate_table
+from tasks.data.ingest import IngestResult, RawTable, validate_table
 
 # Two invented customers (never real rows) that break no rule, hard or soft: a revolver who buys
 # on both plans, and a cash-advance user who buys nothing. Columns in RAW_COLUMNS order.

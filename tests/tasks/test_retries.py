@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.states import Failed
 
-from ccseg.errors import FileLevelError, ParameterError
+from core.errors import FileLevelError, ParameterError
 from tasks.retries import retry_unless_user_error
 
 

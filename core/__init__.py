@@ -1,0 +1,1 @@
+"""Shared errors and settings: below the CLI, flows, tasks and schemas, importing none of them."""

@@ -1,0 +1,1 @@
+"""Load against the chat service over HTTP: arrival schedule, driver and summary."""

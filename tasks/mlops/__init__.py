@@ -1,0 +1,1 @@
+"""MLflow: the experiment and its runs, the registry and the champion model."""

@@ -1,0 +1,1 @@
+"""Who each segment is: behaviour traits, profiles, names and readable membership rules."""

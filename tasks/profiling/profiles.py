@@ -1,0 +1,196 @@
+"""Segment profiles: sizes, medians, means, z-scores vs the population, what sets each apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from schemas.columns import CUST_ID, NUMERIC_COLUMNS
+from tasks.profiling.traits import behaviour_traits
+
+TOP_DISTINGUISHING = 5
+SKEW_FOR_LOG = 2.0
+
+
+@dataclass(frozen=True)
+class DistinguishingFeature:
+    """An engineered feature on which a segment's mean is far from the population mean."""
+
+    feature: str
+    zscore: float
+    segment_median: float
+    population_median: float
+
+
+@dataclass(frozen=True)
+class SegmentProfiles:
+    """Per-segment statistics; every frame is indexed by segment id (sorted, -1 = noise)."""
+
+    sizes: pd.DataFrame  # columns n, share
+    raw_medians: pd.DataFrame
+    raw_means: pd.DataFrame
+    feature_medians: pd.DataFrame
+    feature_means: pd.DataFrame
+    trait_medians: pd.DataFrame
+    raw_zscores: pd.DataFrame
+    feature_zscores: pd.DataFrame
+    population_raw_medians: pd.Series
+    population_feature_medians: pd.Series
+    population_trait_medians: pd.Series
+    totals: pd.DataFrame  # per-segment share of the portfolio's balances, purchases, cash advance
+    distinguishing: dict[int, list[DistinguishingFeature]]
+    log_scaled_features: tuple[str, ...]  # engineered columns z-scored on the log1p scale
+
+    @property
+    def segments(self) -> list[int]:
+        return [int(s) for s in self.sizes.index]
+
+    @property
+    def n_customers(self) -> int:
+        return int(self.sizes["n"].sum())
+
+
+def numeric_feature_columns(features: pd.DataFrame) -> list[str]:
+    """The engineered columns a profile or a tree can use: numeric, not the customer id."""
+    return [
+        c for c in features.columns if c != CUST_ID and pd.api.types.is_numeric_dtype(features[c])
+    ]
+
+
+def _check_aligned(clean: pd.DataFrame, features: pd.DataFrame, labels: pd.Series) -> None:
+    if not len(clean) == len(features) == len(labels):
+        raise ValueError(
+            f"clean ({len(clean)} rows), features ({len(features)}) and labels ({len(labels)})"
+            " must describe the same customers in the same order"
+        )
+    if len(labels) == 0:
+        raise ValueError("cannot profile segments of an empty frame")
+    if CUST_ID in features.columns and not np.array_equal(
+        features[CUST_ID].astype(str).to_numpy(), clean[CUST_ID].astype(str).to_numpy()
+    ):
+        raise ValueError("features.CUST_ID does not follow clean.CUST_ID row for row")
+
+
+def skewed_columns(frame: pd.DataFrame) -> list[str]:
+    """Non-negative, non-binary columns with a long right tail: z-scored on the log1p scale."""
+    skew = frame.skew()
+    return [
+        c
+        for c in frame.columns
+        if skew[c] > SKEW_FOR_LOG and frame[c].min() >= 0 and frame[c].nunique() > 2
+    ]
+
+
+def _zscores(frame: pd.DataFrame, grouping: np.ndarray) -> pd.DataFrame:
+    """(segment mean - population mean) / population std; 0 where a column is constant.
+
+    Heavily skewed amounts are log1p-ed first: on the raw scale a few extreme customers set the
+    mean and the std, and a segment whose typical member differs sharply would score near 0.
+    """
+    frame = frame.copy()
+    logged = skewed_columns(frame)
+    frame[logged] = np.log1p(frame[logged])
+    std = frame.std(ddof=0).replace(0.0, np.nan)
+    z = (frame.groupby(grouping).mean() - frame.mean()) / std
+    return z.fillna(0.0)
+
+
+def _portfolio_shares(clean: pd.DataFrame, grouping: np.ndarray) -> pd.DataFrame:
+    columns = ["BALANCE", "PURCHASES", "CASH_ADVANCE", "CREDIT_LIMIT", "PAYMENTS"]
+    sums = clean[columns].groupby(grouping).sum()
+    totals = clean[columns].sum().replace(0.0, np.nan)
+    return (sums / totals).fillna(0.0).rename(columns=lambda c: f"share_of_{c.lower()}")
+
+
+def _distinguishing(
+    zscores: pd.DataFrame, medians: pd.DataFrame, population: pd.Series
+) -> dict[int, list[DistinguishingFeature]]:
+    result: dict[int, list[DistinguishingFeature]] = {}
+    for seg, row in zscores.iterrows():
+        # Ties broken by name so the order never depends on column order of the input.
+        ranked = sorted(row.items(), key=lambda kv: (-round(abs(kv[1]), 9), kv[0]))
+        result[int(seg)] = [
+            DistinguishingFeature(
+                feature=col,
+                zscore=float(z),
+                segment_median=float(medians.at[seg, col]),
+                population_median=float(population[col]),
+            )
+            for col, z in ranked[:TOP_DISTINGUISHING]
+        ]
+    return result
+
+
+def profile_segments(
+    clean: pd.DataFrame, features: pd.DataFrame, labels: pd.Series
+) -> SegmentProfiles:
+    """Profile every segment of `labels` on raw columns, engineered features and traits."""
+    _check_aligned(clean, features, labels)
+    grouping = np.asarray(labels, dtype=np.int64)
+    raw = clean[list(NUMERIC_COLUMNS)].astype("float64").reset_index(drop=True)
+    engineered = features[numeric_feature_columns(features)].astype("float64")
+    engineered = engineered.reset_index(drop=True)
+    traits = behaviour_traits(clean.reset_index(drop=True))
+    counts = pd.Series(grouping).value_counts().sort_index()
+    sizes = pd.DataFrame({"n": counts.astype("int64"), "share": counts / counts.sum()})
+    feature_medians = engineered.groupby(grouping).median()
+    population_medians = engineered.median()
+    feature_zscores = _zscores(engineered, grouping)
+    return SegmentProfiles(
+        sizes=sizes,
+        raw_medians=raw.groupby(grouping).median(),
+        raw_means=raw.groupby(grouping).mean(),
+        feature_medians=feature_medians,
+        feature_means=engineered.groupby(grouping).mean(),
+        trait_medians=traits.groupby(grouping).median(),
+        raw_zscores=_zscores(raw, grouping),
+        feature_zscores=feature_zscores,
+        population_raw_medians=raw.median(),
+        population_feature_medians=population_medians,
+        population_trait_medians=traits.median(),
+        totals=_portfolio_shares(raw, grouping),
+        distinguishing=_distinguishing(feature_zscores, feature_medians, population_medians),
+        log_scaled_features=tuple(skewed_columns(engineered)),
+    )
+
+
+@dataclass(frozen=True)
+class Migration:
+    """How customers moved between segment names from the previous champion to this run."""
+
+    crosstab: pd.DataFrame  # previous name (rows) x current name (columns), counts
+    matched: int
+    stayed: int
+    only_previous: int
+    only_current: int
+
+    @property
+    def stayed_share(self) -> float:
+        return self.stayed / self.matched if self.matched else float("nan")
+
+
+def segment_migration(previous: pd.Series, current: pd.Series) -> Migration:
+    """Cross-tabulate segment names of customers present in both runs, matched on CUST_ID.
+
+    Both series map CUST_ID (index) to a segment name.
+    """
+    for label, series in (("previous", previous), ("current", current)):
+        if not series.index.is_unique:
+            raise ValueError(f"{label} segment names repeat a CUST_ID; one name per customer")
+    previous = previous.copy()
+    current = current.copy()
+    previous.index = previous.index.astype(str)
+    current.index = current.index.astype(str)
+    common = previous.index.intersection(current.index)
+    before = previous.loc[common].astype(str).rename("previous segment")
+    after = current.loc[common].astype(str).rename("current segment")
+    crosstab = pd.crosstab(before, after) if len(common) else pd.DataFrame(dtype="int64")
+    return Migration(
+        crosstab=crosstab,
+        matched=len(common),
+        stayed=int((before == after).sum()),
+        only_previous=len(previous.index.difference(current.index)),
+        only_current=len(current.index.difference(previous.index)),
+    )

@@ -1,0 +1,1 @@
+"""The analysis report and the flow's publications: figures, text, HTML, outputs."""

@@ -1,0 +1,140 @@
+"""The flow's outputs (customer segments, segment names, report): written and logged."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from sklearn.metrics import silhouette_samples
+
+from tasks.data.ingest import IngestResult
+from tasks.data.source import DataSource
+from tasks.mlops.cell_runs import CellOutcome
+from tasks.mlops.champion import SEGMENT_NAMES_ARTIFACT
+from tasks.mlops.registry import Promotion
+from tasks.mlops.tracking import TAG_CODE_VERSION, TAG_DATA_SHA, TAG_FLOW_RUN
+from tasks.report.build import Report, ReportInputs, build_report, summary_markdown, write_report
+from tasks.report.feature_notes import feature_notes
+from tasks.retries import retry_unless_user_error
+from tasks.segmentation.algorithms import ALGORITHMS
+from tasks.segmentation.assignments import assign_segments, write_table
+from tasks.segmentation.features import FEATURE_SETS
+from tasks.segmentation.selection import Selection
+
+REPORT_ARTIFACT_DIR = "report"
+
+
+@dataclass(frozen=True)
+class Published:
+    segments_path: Path
+    report_path: Path
+
+
+def report_inputs(
+    ingest: IngestResult,
+    features: pd.DataFrame,
+    table: pd.DataFrame,
+    selection: Selection,
+    chosen: CellOutcome,
+    previous_labels: pd.Series | None,
+    run_meta: dict,
+) -> ReportInputs:
+    """Everything the report needs, from the flow's results (the chosen model's own space)."""
+    space = np.asarray(chosen.result.pipeline[:-1].transform(ingest.clean), dtype=float)
+    labels = pd.Series(chosen.result.labels, name="segment")
+    assigned = labels.to_numpy() >= 0
+    silhouettes = np.full(len(labels), np.nan)
+    if len(np.unique(labels[assigned])) >= 2:
+        silhouettes[assigned] = silhouette_samples(space[assigned], labels[assigned])
+    return ReportInputs(
+        clean=ingest.clean,
+        features=features,
+        labels=labels,
+        validation=ingest.summary.to_dict(),
+        grid=table.assign(eligible=selection.eligible.to_numpy()),
+        chosen_cell_id=selection.chosen_cell_id,
+        selection_reasoning=selection.reasoning,
+        feature_set_descriptions={name: spec.why for name, spec in FEATURE_SETS.items()},
+        algorithm_descriptions={name: algo.why for name, algo in ALGORITHMS.items()},
+        feature_notes=feature_notes(ingest.clean),
+        silhouette_samples=silhouettes,
+        model_space=space,
+        previous_labels=previous_labels,
+        run_meta=run_meta,
+    )
+
+
+def _log_report(report: Report, report_dir: Path, names: dict[int, str], model_run_id: str) -> None:
+    """The same files on the parent run; the names also beside the model, for scoring."""
+    mlflow.log_artifacts(str(report_dir), REPORT_ARTIFACT_DIR)
+    names_json = json.dumps(names, indent=2)
+    mlflow.log_text(names_json, SEGMENT_NAMES_ARTIFACT)
+    MlflowClient().log_text(model_run_id, names_json, SEGMENT_NAMES_ARTIFACT)
+
+
+@task(
+    name="publish-outputs",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_condition_fn=retry_unless_user_error,
+)
+def publish_outputs(
+    *,
+    ingest: IngestResult,
+    features: pd.DataFrame,
+    table: pd.DataFrame,
+    selection: Selection,
+    chosen: CellOutcome,
+    promotion: Promotion,
+    previous_labels: pd.Series | None,
+    source: DataSource,
+    out: Path,
+    reports_dir: Path,
+) -> Published:
+    """Build the report, write the segment table, log both; publish a Prefect summary artifact."""
+    parent = mlflow.active_run()
+    tags = parent.data.tags if parent is not None else {}
+    run_meta = {
+        "mlflow_run_id": parent.info.run_id if parent is not None else "",
+        "prefect_flow_run_id": tags.get(TAG_FLOW_RUN, ""),
+        "data_sha256": tags.get(TAG_DATA_SHA, ingest.summary.sha256),
+        "code_version": tags.get(TAG_CODE_VERSION, ""),
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "is_synthetic": source.is_synthetic,
+        "registry": promotion.reason,
+    }
+    inputs = report_inputs(ingest, features, table, selection, chosen, previous_labels, run_meta)
+    report = build_report(inputs)
+    report_path = write_report(report, reports_dir)
+    names = {int(segment): entry.name for segment, entry in report.names.items()}
+    assignments = assign_segments(chosen.result.pipeline, ingest.clean, names)
+    segments_path = write_table(assignments, out / "segments.csv")
+    _log_report(report, report_path.parent, names, chosen.run_id)
+    mlflow.log_artifact(str(segments_path), "segments")
+    create_markdown_artifact(
+        key="segmentation-report",
+        markdown="\n\n".join(
+            part
+            for part in (
+                f"**{source.banner}**" if source.banner else "",
+                f"# Customer segments ({chosen.cell.cell_id})",
+                summary_markdown(report),
+                selection.reasoning,
+                f"Registry: {promotion.reason}",
+                f"Full report: `{report_path.resolve()}` (also in MLflow run "
+                f"`{run_meta['mlflow_run_id']}` under `{REPORT_ARTIFACT_DIR}/`).",
+            )
+            if part
+        ),
+        description="Segmentation report: executive summary, choice of model, registry outcome",
+    )
+    return Published(segments_path=segments_path, report_path=report_path)

@@ -1,0 +1,1 @@
+"""Features, the clustering grid, its metrics, the selection rule and segment assignment."""

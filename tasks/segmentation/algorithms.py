@@ -1,0 +1,260 @@
+"""The clustering algorithms of the grid, each an estimator that can also score new customers.
+
+k-means and the Gaussian mixture predict natively (k-means also gives distances to its centres,
+the mixture gives probabilities). Ward and HDBSCAN have no `predict`: a new row takes the label of
+its nearest training row in the model's feature space. That reproduces the fitted labels exactly
+on the training rows (a training row is its own nearest neighbour), so scoring the training file
+with the registered model gives the flow's own assignments. HDBSCAN's noise stays -1, in training
+and in scoring: calling an outlier a member of a segment would misstate both; its share is the
+`noise_share` metric and the selection rule limits it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
+from sklearn.metrics import euclidean_distances
+from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import KDTree
+
+from core.errors import ParameterError
+
+ParamValue = str | int | float | bool | None
+
+# What MLflow's default (skops) format must be told to trust to load a grid pipeline: exactly
+# our own classes (the fitted state holds nothing but numbers). Pass as `skops_trusted_types`.
+SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
+    "tasks.segmentation.features.FeatureEngineer",
+    "tasks.segmentation.algorithms.WardClusterer",
+    "tasks.segmentation.algorithms.HDBSCANClusterer",
+)
+
+
+class _NearestTrainingRow(ClusterMixin, BaseEstimator):
+    """Shared predict/transform for clusterers that only label the rows they were fitted on."""
+
+    def _remember(self, X: np.ndarray, labels: np.ndarray) -> None:
+        X = np.asarray(X, dtype=float)
+        self.labels_ = np.asarray(labels, dtype=np.int64)
+        self.train_ = X
+        segments = np.unique(self.labels_[self.labels_ >= 0])
+        centres = [X[self.labels_ == s].mean(axis=0) for s in segments]
+        self.cluster_centers_ = np.vstack(centres) if centres else np.empty((0, X.shape[1]))
+        self.n_features_in_ = X.shape[1]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The label of each row's nearest training row (-1 for HDBSCAN noise)."""
+        # A KD-tree gives exact distances, so a training row is always its own nearest neighbour.
+        # It is rebuilt per call (milliseconds) rather than kept: the saved model then holds only
+        # arrays, and skops need trust no third-party type.
+        tree = KDTree(self.train_)
+        nearest = tree.query(np.asarray(X, dtype=float), k=1, return_distance=False)
+        return self.labels_[nearest[:, 0]]
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Euclidean distance to each segment's centre (mean of its training rows)."""
+        return euclidean_distances(np.asarray(X, dtype=float), self.cluster_centers_)
+
+
+class WardClusterer(_NearestTrainingRow):
+    """Agglomerative clustering with Ward linkage (minimum within-segment variance)."""
+
+    def __init__(self, n_clusters: int = 2) -> None:
+        self.n_clusters = n_clusters
+
+    def fit(self, X: np.ndarray, y: object = None) -> WardClusterer:
+        labels = AgglomerativeClustering(n_clusters=self.n_clusters, linkage="ward").fit_predict(X)
+        self._remember(X, labels)
+        return self
+
+
+class HDBSCANClusterer(_NearestTrainingRow):
+    """HDBSCAN: finds its own number of dense segments and leaves the rest as noise (-1)."""
+
+    def __init__(self, min_cluster_size: int = 100, min_samples: int | None = None) -> None:
+        self.min_cluster_size = min_cluster_size
+        self.min_samples = min_samples
+
+    def fit(self, X: np.ndarray, y: object = None) -> HDBSCANClusterer:
+        rows = len(X)
+        if self.min_cluster_size > rows:  # no segment can be that large: all noise, not an error
+            self._remember(X, np.full(rows, -1))
+            return self
+        min_samples = None if self.min_samples is None else min(self.min_samples, rows)
+        model = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=min_samples, copy=True)
+        self._remember(X, model.fit_predict(X))
+        return self
+
+
+@dataclass(frozen=True)
+class ParamRule:
+    """One allowed parameter of an algorithm: its type, default and the values it may take."""
+
+    kind: type
+    default: ParamValue
+    minimum: float | None = None
+    choices: tuple[str, ...] | None = None
+    nullable: bool = False
+    in_cell_id: bool = False  # always named in the cell id (else only when not the default)
+
+    def allowed(self) -> str:
+        if self.choices is not None:
+            return f"one of {', '.join(self.choices)}"
+        text = f"{'a whole number' if self.kind is int else 'a number'}"
+        text += f" >= {self.minimum:g}" if self.minimum is not None else ""
+        return text + (" or null" if self.nullable else "")
+
+    def check(self, algorithm: str, name: str, value: object) -> ParamValue:
+        if value is None and self.nullable:
+            return None
+        ok = isinstance(value, self.kind) and not isinstance(value, bool)
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        ok = ok and (self.minimum is None or value >= self.minimum)
+        ok = ok and (self.choices is None or value in self.choices)
+        if not ok:
+            raise ParameterError(
+                f"{algorithm} parameter {name}={value!r} is invalid; allowed: {self.allowed()}"
+            )
+        return value  # type: ignore[return-value]
+
+
+Builder = Callable[[int | None, int, Mapping[str, ParamValue]], BaseEstimator]
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A grid algorithm: whether k applies, its parameters, how to build it, and why it is here."""
+
+    name: str
+    uses_k: bool
+    params: Mapping[str, ParamRule]
+    build: Builder
+    why: str
+    # Cap on the rows of each stability resample: O(n^2) methods refit on a subsample.
+    stability_rows: int | None = None
+
+    def resolve(self, params: Mapping[str, object]) -> dict[str, ParamValue]:
+        """Every parameter with its default filled in; an unknown or bad one is a ParameterError."""
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            allowed = ", ".join(sorted(self.params)) or "none"
+            raise ParameterError(
+                f"unknown {self.name} parameter(s) {', '.join(unknown)}; allowed: {allowed}"
+            )
+        return {
+            name: rule.check(self.name, name, params[name]) if name in params else rule.default
+            for name, rule in sorted(self.params.items())
+        }
+
+
+def _kmeans(k: int | None, seed: int, p: Mapping[str, ParamValue]) -> BaseEstimator:
+    return KMeans(n_clusters=k, n_init=p["n_init"], max_iter=p["max_iter"], random_state=seed)
+
+
+def _minibatch_kmeans(k: int | None, seed: int, p: Mapping[str, ParamValue]) -> BaseEstimator:
+    return MiniBatchKMeans(
+        n_clusters=k, batch_size=p["batch_size"], n_init=p["n_init"], random_state=seed
+    )
+
+
+def _gmm(k: int | None, seed: int, p: Mapping[str, ParamValue]) -> BaseEstimator:
+    return GaussianMixture(
+        n_components=k,
+        covariance_type=p["covariance_type"],
+        n_init=p["n_init"],
+        reg_covar=p["reg_covar"],
+        random_state=seed,
+    )
+
+
+def _ward(k: int | None, seed: int, p: Mapping[str, ParamValue]) -> BaseEstimator:
+    return WardClusterer(n_clusters=k)
+
+
+def _hdbscan(k: int | None, seed: int, p: Mapping[str, ParamValue]) -> BaseEstimator:
+    return HDBSCANClusterer(min_cluster_size=p["min_cluster_size"], min_samples=p["min_samples"])
+
+
+# Ward's fit is O(n^2) and HDBSCAN's is slow too (measured per cell in tasks/grid.default_grid):
+# ten full-size refits would dominate the grid, so their stability resamples are 3,000 rows.
+SUBSAMPLED_STABILITY_ROWS = 3_000
+
+ALGORITHMS: dict[str, Algorithm] = {
+    a.name: a
+    for a in (
+        Algorithm(
+            "kmeans",
+            True,
+            {"n_init": ParamRule(int, 4, minimum=1), "max_iter": ParamRule(int, 300, minimum=10)},
+            _kmeans,
+            "Compact, similar-sized segments; the reference method (4 k-means++ starts).",
+        ),
+        Algorithm(
+            "minibatch_kmeans",
+            True,
+            {
+                "batch_size": ParamRule(int, 1024, minimum=64),
+                "n_init": ParamRule(int, 3, minimum=1),
+            },
+            _minibatch_kmeans,
+            "k-means for portfolios of millions: fits on mini-batches at near-constant memory.",
+        ),
+        Algorithm(
+            "gmm",
+            True,
+            {
+                "covariance_type": ParamRule(
+                    str, "full", choices=("full", "tied", "diag", "spherical")
+                ),
+                "n_init": ParamRule(int, 1, minimum=1),
+                "reg_covar": ParamRule(float, 1e-6, minimum=0.0),
+            },
+            _gmm,
+            "Elliptical segments of different sizes and soft membership; BIC judges k.",
+        ),
+        Algorithm(
+            "ward",
+            True,
+            {},
+            _ward,
+            "Hierarchical: shows how segments nest as k grows; no random start.",
+            stability_rows=SUBSAMPLED_STABILITY_ROWS,
+        ),
+        Algorithm(
+            "hdbscan",
+            False,
+            {
+                "min_cluster_size": ParamRule(int, 100, minimum=2, in_cell_id=True),
+                "min_samples": ParamRule(int, None, minimum=1, nullable=True),
+            },
+            _hdbscan,
+            "Density-based: finds its own number of segments and names outliers as noise.",
+            stability_rows=SUBSAMPLED_STABILITY_ROWS,
+        ),
+    )
+}
+
+
+def get_algorithm(name: str) -> Algorithm:
+    """The algorithm called `name`; an unknown name is a ParameterError listing the known ones."""
+    if name not in ALGORITHMS:
+        raise ParameterError(
+            f"unknown algorithm {name!r}; allowed: {', '.join(sorted(ALGORITHMS))}"
+        )
+    return ALGORITHMS[name]
+
+
+def resample_params(
+    algorithm: str, params: Mapping[str, ParamValue], rows: int, full_rows: int
+) -> dict[str, ParamValue]:
+    """Parameters for a refit on `rows` of `full_rows`: HDBSCAN's minimum size scales with n."""
+    scaled = dict(params)
+    if algorithm == "hdbscan" and rows < full_rows:
+        size = round(int(params["min_cluster_size"]) * rows / full_rows)  # type: ignore[arg-type]
+        scaled["min_cluster_size"] = max(2, size)
+    return scaled
