@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from core.errors import CcsegError, ParameterError
-from tasks.loadtest.driver import DEFAULT_CHAT_URL
+from tasks.loadtest.settings import DEFAULT_CHAT_URL
 
 app = typer.Typer(
     name="ccseg",
@@ -156,26 +156,150 @@ def notify(path: Path = typer.Argument(..., help="File to announce as ccseg.data
     typer.echo(f"announced {landed.path} ({landed.bytes:,} bytes) as {landed.resource_id}")
 
 
+def _pairs(options: list[str], flag: str) -> dict[str, str]:
+    """Repeatable `NAME=VALUE` options as a dict; a malformed one is a usage error."""
+    pairs = {}
+    for option in options:
+        name, sep, value = option.partition("=")
+        if not sep or not name.strip():
+            raise ParameterError(f"{flag} takes NAME=VALUE, got {option!r}")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
 @app.command()
 def loadtest(
-    base_url: str = typer.Option(DEFAULT_CHAT_URL, "--base-url", help="Chat service URL."),
-    rate: float = typer.Option(100, "--rate", help="Open-loop arrivals per minute."),
-    duration: float = typer.Option(30, "--duration", help="Seconds of load (bounded)."),
-    sessions: int = typer.Option(20, "--sessions", help="Distinct chat sessions to spread over."),
-    timeout: float = typer.Option(5, "--timeout", help="Per-request timeout in seconds."),
-    seed: int = typer.Option(0, "--seed", help="Seed for arrivals and questions."),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help=f"Chat service to load (default {DEFAULT_CHAT_URL})."
+    ),
+    start_services: bool = typer.Option(
+        False, "--start-services", help="Start a fake Bedrock and a chat service for this run."
+    ),
+    allow_remote: bool = typer.Option(
+        False, "--allow-remote", help="Allow a non-loopback --base-url (a service you own)."
+    ),
+    rates: str | None = typer.Option(
+        None, "--rates", help="Listed steps, requests/minute (default 50,100,200,400,800)."
+    ),
+    max_rate: float | None = typer.Option(
+        None, "--max-rate", help="Doubling after the listed steps stops here (default 6400)."
+    ),
+    step_seconds: float | None = typer.Option(
+        None, "--step-seconds", help="Sending time per step (default 30)."
+    ),
+    step_max_requests: int | None = typer.Option(
+        None, "--step-max-requests", help="Questions per step at most (default 2000)."
+    ),
+    max_seconds: float | None = typer.Option(
+        None, "--max-seconds", help="Time budget of the whole ramp (default 300)."
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", help="Per-question timeout in seconds (default 5)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of arrivals and questions."),
+    repeat_share: float | None = typer.Option(
+        None, "--repeat-share", help="Share of repeated questions (default 0.3)."
+    ),
+    abusive_clients: int | None = typer.Option(
+        None, "--abusive-clients", help="Clients asking above their limit (default 2)."
+    ),
+    abusive_rate: float | None = typer.Option(
+        None, "--abusive-rate", help="Requests/minute of each abusive client (default 60)."
+    ),
+    origin: str | None = typer.Option(
+        None,
+        "--origin",
+        help="Origin the simulated widget sends (default https://www.example.com).",
+    ),
+    slo_rate: float | None = typer.Option(
+        None, "--slo-rate", help="Rate at which the SLO must hold (default 100/min)."
+    ),
+    slo_p95_seconds: float | None = typer.Option(
+        None, "--slo-p95-seconds", help="p95 latency bound of the SLO (default 2)."
+    ),
+    refusal_p99_ms: float | None = typer.Option(
+        None, "--refusal-p99-ms", help="p99 bound of 429/503 refusals (default 100)."
+    ),
+    model_latency_ms: float | None = typer.Option(
+        None, "--model-latency-ms", help="Started fake model's median latency (default 800)."
+    ),
+    model_latency_p99_ms: float | None = typer.Option(
+        None, "--model-latency-p99-ms", help="Started fake model's p99 latency (default 1500)."
+    ),
+    model_rpm: int | None = typer.Option(
+        None, "--model-rpm", help="Started fake model's requests-per-minute quota (none)."
+    ),
+    model_tpm: int | None = typer.Option(
+        None, "--model-tpm", help="Started fake model's tokens-per-minute quota (none)."
+    ),
+    model_fault: list[str] = typer.Option(
+        [], "--model-fault", help="KIND=RATE fault of the started fake (default throttling=0.02)."
+    ),
+    service_env: list[str] = typer.Option(
+        [], "--service-env", help="CHATBOT_NAME=VALUE for the started chat service (repeatable)."
+    ),
+    json_path: Path | None = typer.Option(
+        None, "--json", help="Write the whole summary and the verdicts to this JSON file."
+    ),
 ) -> None:
-    """Load-test the chat service with open-loop traffic (loopback only) and report the outcome."""
+    """Ramp open-loop load on the chat service to the knee; exit 0 if all verdicts pass, else 1."""
+    from tasks.loadtest.driver import require_loopback
+    from tasks.loadtest.results import require_writable_json_path
+    from tasks.loadtest.settings import load_loadtest_settings
+
+    # Bad input fails here, before Prefect starts; the flow checks again for deployments.
+    if start_services and base_url is not None:
+        raise ParameterError("pass either --base-url or --start-services, not both")
+    if not start_services:
+        require_loopback(base_url or DEFAULT_CHAT_URL, allow_remote)
+    require_writable_json_path(json_path)
+    options = {
+        "rates_per_minute": rates,
+        "max_rate_per_minute": max_rate,
+        "step_seconds": step_seconds,
+        "step_max_requests": step_max_requests,
+        "max_total_seconds": max_seconds,
+        "timeout_seconds": timeout,
+        "seed": seed,
+        "repeat_share": repeat_share,
+        "abusive_clients": abusive_clients,
+        "abusive_rate_per_minute": abusive_rate,
+        "origin": origin,
+        "slo_rate_per_minute": slo_rate,
+        "slo_p95_seconds": slo_p95_seconds,
+        "refusal_p99_ms": refusal_p99_ms,
+        "model_latency_ms": model_latency_ms,
+        "model_latency_p99_ms": model_latency_p99_ms,
+        "model_requests_per_minute": model_rpm,
+        "model_tokens_per_minute": model_tpm,
+    }
+    overrides: dict[str, object] = {name: v for name, v in options.items() if v is not None}
+    if model_fault:
+        faults = _pairs(model_fault, "--model-fault")
+        try:
+            overrides["model_faults"] = {kind: float(rate) for kind, rate in faults.items()}
+        except ValueError:
+            raise ParameterError("--model-fault takes KIND=RATE, e.g. throttling=0.1") from None
+    if service_env:
+        overrides["service_env"] = _pairs(service_env, "--service-env")
+    settings = load_loadtest_settings(**overrides)
     from flows.chatbot_loadtest import chatbot_loadtest
 
-    chatbot_loadtest(
+    report = chatbot_loadtest(
         base_url=base_url,
-        requests_per_minute=rate,
-        duration_seconds=duration,
-        session_count=sessions,
-        timeout_seconds=timeout,
-        seed=seed,
+        start_services=start_services,
+        allow_remote=allow_remote,
+        settings=settings,
+        json_path=json_path,
     )
+    knee = "none" if report.knee_per_minute is None else f"{report.knee_per_minute:g}/min"
+    typer.echo(
+        f"{len(report.steps)} steps on {report.target}; knee {knee}; "
+        f"{'all verdicts passed' if report.passed else 'a verdict FAILED'}; "
+        f"MLflow run {report.mlflow_run_id}" + (f"; JSON {json_path}" if json_path else "")
+    )
+    if not report.passed:
+        raise typer.Exit(code=1)
 
 
 def _register_chatbot() -> None:

@@ -1,79 +1,66 @@
-"""The chat load-test flow: open-loop load on `POST /api/chat` over HTTP, shown as an artifact."""
+"""The chat load-test flow: an open-loop ramp to the knee, verdicts in MLflow, Prefect and JSON."""
 
 from __future__ import annotations
 
-import asyncio
+import time
+from pathlib import Path
 
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
-from tasks.loadtest.driver import (
-    DEFAULT_CHAT_URL,
-    ArrivalProcess,
-    RequestOutcome,
-    arrival_offsets,
-    require_loopback,
-    run_open_loop,
-    validate_load,
+from tasks.loadtest.mix import new_run_tag
+from tasks.loadtest.ramp import next_rate, run_load_step
+from tasks.loadtest.results import (
+    publish_artifact,
+    record_in_mlflow,
+    require_writable_json_path,
+    verdict_lines,
+    write_report_json,
 )
-from tasks.loadtest.summary import LoadTestSummary, render_markdown, summarize
-
-ARTIFACT_KEY = "chatbot-loadtest"
-
-# No retries anywhere: re-running a load step would send the load twice and skew the figures.
-plan_arrivals = task(name="plan-arrivals", cache_policy=NO_CACHE)(arrival_offsets)
-summarize_outcomes = task(name="summarize-load", cache_policy=NO_CACHE)(summarize)
-
-
-@task(name="drive-open-loop-load", cache_policy=NO_CACHE)
-def drive_load(
-    base_url: str,
-    offsets: list[float],
-    session_count: int,
-    timeout_seconds: float,
-    seed: int,
-) -> list[RequestOutcome]:
-    """Send the schedule with httpx.AsyncClient; returns one outcome per scheduled request."""
-    return asyncio.run(run_open_loop(base_url, offsets, session_count, timeout_seconds, seed))
+from tasks.loadtest.services import chat_services
+from tasks.loadtest.session_tokens import detect_token_mode
+from tasks.loadtest.settings import LoadTestSettings, load_loadtest_settings
+from tasks.loadtest.summary import StepSummary
+from tasks.loadtest.verdicts import LoadTestReport, judge_load_test
 
 
 @flow(name="chatbot-loadtest", log_prints=True)
 def chatbot_loadtest(
-    base_url: str = DEFAULT_CHAT_URL,
-    requests_per_minute: float = 100,
-    duration_seconds: float = 30,
-    session_count: int = 20,
-    timeout_seconds: float = 5,
-    seed: int = 0,
-    arrivals: ArrivalProcess = "poisson",
-    max_requests: int = 10_000,
-    budget_seconds: float = 2.0,
+    base_url: str | None = None,
+    start_services: bool = False,
     allow_remote: bool = False,
-) -> LoadTestSummary:
-    """Load the chat service at `requests_per_minute` for `duration_seconds`; report how it held.
+    settings: LoadTestSettings | None = None,
+    json_path: Path | None = None,
+) -> LoadTestReport:
+    """Ramp open-loop load on the chat service until the SLO breaks; judge every step.
 
-    Only loopback targets unless `allow_remote=True`: a load test aimed at someone else's
-    service is an attack.
+    The target is `base_url` (default: where `ccseg chatbot serve` listens), or, with
+    `start_services`, a fake Bedrock and a chat service started for this run and always stopped.
+    Only loopback targets unless `allow_remote=True`: load aimed at someone else's service is an
+    attack. Settings default to the `CCSEG_LOADTEST_*` environment.
     """
-    require_loopback(base_url, allow_remote)
-    validate_load(
-        requests_per_minute, duration_seconds, session_count, timeout_seconds, max_requests
+    settings = settings or load_loadtest_settings()
+    require_writable_json_path(json_path)
+    run_tag = new_run_tag()
+    steps: list[StepSummary] = []
+    # The services live exactly as long as this block, whatever ends it.
+    with chat_services(settings, base_url, start_services, allow_remote) as target:
+        token_mode = detect_token_mode(target.base_url, settings.origin, settings.timeout_seconds)
+        started = time.monotonic()
+        rate: float | None = settings.rates_per_minute[0]
+        stopped_because = ""
+        while rate is not None:
+            steps.append(
+                run_load_step(target.base_url, len(steps), rate, settings, run_tag, token_mode)
+            )
+            rate, stopped_because = next_rate(settings, steps, time.monotonic() - started)
+    report = judge_load_test(
+        target.base_url, target.description, token_mode, steps, settings, stopped_because
     )
-    offsets = plan_arrivals(requests_per_minute, duration_seconds, seed, arrivals, max_requests)
-    print(
-        f"sending {len(offsets)} requests ({arrivals}, {requests_per_minute:g}/min for "
-        f"{duration_seconds:g} s) to {base_url}"
-    )
-    outcomes = drive_load(base_url, offsets, session_count, timeout_seconds, seed)
-    summary = summarize_outcomes(
-        outcomes, base_url, requests_per_minute, len(offsets), budget_seconds
-    )
-    table = render_markdown(summary)
-    create_markdown_artifact(
-        markdown=f"# Chat service load test\n\n{table}\n",
-        key=ARTIFACT_KEY,
-        description=f"open-loop load on {base_url}",
-    )
-    print(table)
-    return summary
+    report = record_in_mlflow(report)
+    publish_artifact(report)
+    if json_path is not None:
+        write_report_json(report, json_path)
+    print(f"ramp stopped: {stopped_because}")
+    for line in verdict_lines(report):
+        print(line)
+    return report

@@ -1,4 +1,9 @@
-"""Summary of a load-test run: status counts, latency percentiles, budget share, achieved rate."""
+"""One step's figures: rates, latency percentiles, answers by status and error code, refusals.
+
+Latency percentiles are over every ordinary request, whatever its answer (a refusal is fast, a
+timeout counts as the time it took), measured from its scheduled send time. Refusal figures
+(429 and 503) cover abusive clients too: every refusal must be fast and carry Retry-After.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +12,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tasks.loadtest.driver import CHAT_PATH, RequestOutcome
+from tasks.loadtest.driver import RequestOutcome
+from tasks.loadtest.service_metrics import MetricsDelta
 
-STATUS_BUCKETS = ("200", "429", "503", "504", "other")
-
-
-@dataclass(frozen=True)
-class LoadTestSummary:
-    """What the run did and how the service answered; latencies are of 200 answers only."""
-
-    base_url: str
-    target_requests_per_minute: float
-    planned: int
-    sent: int
-    status_counts: dict[str, int]  # "200", "429", "503", "504", "other"
-    other_statuses: dict[int, int]
-    transport_errors: int
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    latency_p99_ms: float | None
-    budget_seconds: float
-    within_budget_share: float | None  # share of sent requests answered 200 within budget
-    retry_after_on_429: int  # 429 answers that carried Retry-After
-    retry_after_on_503: int
-    achieved_requests_per_minute: float
-    schedule_lag_p99_ms: float | None  # how late requests left: high means the driver lagged
-    error_samples: list[str] = field(default_factory=list)
-
-    @property
-    def retry_after_always_present(self) -> bool:
-        """Every 429 and 503 told the client when to come back, as the chat contract requires."""
-        counts = self.status_counts
-        return (self.retry_after_on_429, self.retry_after_on_503) == (counts["429"], counts["503"])
+PERCENTILES = (50, 90, 95, 99)
+REFUSAL_STATUSES = (429, 503)
+NO_ANSWER = "no_answer"
+# What the chat contract calls running out of time: its own 504, or no answer at all.
+TIMEOUT_STATUS = 504
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -54,96 +35,128 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
 
 
-def _bucket(status: int) -> str:
-    return str(status) if str(status) in STATUS_BUCKETS else "other"
+@dataclass(frozen=True)
+class StepSummary:
+    """What one step offered and how the service answered it."""
+
+    index: int
+    offered_per_minute: float
+    window_seconds: float
+    sent: int  # ordinary requests
+    achieved_per_minute: float  # how fast the driver actually sent them
+    answered_per_minute: float  # 200 answers per minute of the window
+    latency_ms: dict[str, float | None]  # p50, p90, p95, p99, max of ordinary requests
+    answered_p95_ms: float | None
+    status_counts: dict[str, int]  # ordinary requests by status ("no_answer": no HTTP answer)
+    error_counts: dict[str, int]  # ordinary requests by error code or transport failure
+    refusals: int  # 429 and 503, abusive clients included
+    refusals_with_retry_after: int
+    refusal_p99_ms: float | None
+    timeouts: int  # 504 or no answer, abusive clients included
+    server_errors: dict[str, int]  # 5xx other than 503, abusive clients included
+    cache_hit_rate: float | None
+    cache_source: str | None  # "headers", "metrics" or None when the service does not say
+    upstream_p50_ms: float | None  # the model's time, from Server-Timing
+    schedule_lag_p99_ms: float | None  # how late requests left: high means the driver lagged
+    abusive_sent: int = 0
+    abusive_answered: int = 0
+    abusive_refused: int = 0
+    abusive_clients_refused: int = 0  # abusive sessions that got at least one refusal
+    abusive_clients: int = 0
+    upstream_throttled_attempts: float | None = None
+    fallback_events: float | None = None
+    throttles_by_source: dict[str, float] = field(default_factory=dict)
+    token_mode: str = "none"
+    tokens_fetched: int = 0
+    tokens_renewed: int = 0
+
+    @property
+    def answered_share(self) -> float:
+        return self.status_counts.get("200", 0) / self.sent if self.sent else 0.0
+
+    @property
+    def retry_after_share(self) -> float | None:
+        return self.refusals_with_retry_after / self.refusals if self.refusals else None
 
 
-def summarize(
+def _ms(seconds: Sequence[float]) -> list[float]:
+    return [value * 1000 for value in seconds]
+
+
+def _cache_rate(
+    outcomes: Sequence[RequestOutcome], metrics: MetricsDelta | None
+) -> tuple[float | None, str | None]:
+    states = Counter(outcome.cache for outcome in outcomes if outcome.cache)
+    if states:
+        return states["hit"] / (states["hit"] + states["miss"]), "headers"
+    if metrics and metrics.cache_hits is not None and metrics.cache_misses is not None:
+        lookups = metrics.cache_hits + metrics.cache_misses
+        return (metrics.cache_hits / lookups if lookups else None), "metrics"
+    return None, None
+
+
+def summarize_step(
+    index: int,
+    offered_per_minute: float,
+    window_seconds: float,
     outcomes: Sequence[RequestOutcome],
-    base_url: str,
-    target_requests_per_minute: float,
-    planned: int,
-    budget_seconds: float = 2.0,
-) -> LoadTestSummary:
-    """Counts per status bucket, 200 latency percentiles, budget share and achieved rate."""
-    answered = [outcome for outcome in outcomes if outcome.status is not None]
-    statuses = [outcome.status for outcome in answered if outcome.status is not None]
-    buckets = Counter(_bucket(status) for status in statuses)
-    others = Counter(status for status in statuses if _bucket(status) == "other")
-    ok_ms = [outcome.latency_seconds * 1000 for outcome in answered if outcome.status == 200]
-
-    def with_retry_after(status: int) -> int:
-        return sum(1 for o in answered if o.status == status and o.retry_after is not None)
-
-    sent = len(outcomes)
-    within = sum(1 for latency in ok_ms if latency <= budget_seconds * 1000)
-    send_times = [outcome.sent_at for outcome in outcomes]
-    # n arrivals span n-1 gaps; the rate is arrivals per unit of sending time.
-    span = max(send_times) - min(send_times) if sent > 1 else 0.0
-    achieved = (sent - 1) / span * 60 if span > 0 else 0.0
-    lags = [max(0.0, outcome.sent_at - outcome.scheduled_at) * 1000 for outcome in outcomes]
-    errors = Counter(outcome.error for outcome in outcomes if outcome.error)
-    return LoadTestSummary(
-        base_url=base_url,
-        target_requests_per_minute=target_requests_per_minute,
-        planned=planned,
-        sent=sent,
-        status_counts={bucket: buckets.get(bucket, 0) for bucket in STATUS_BUCKETS},
-        other_statuses=dict(sorted(others.items())),
-        transport_errors=sent - len(answered),
-        latency_p50_ms=percentile(ok_ms, 50),
-        latency_p95_ms=percentile(ok_ms, 95),
-        latency_p99_ms=percentile(ok_ms, 99),
-        budget_seconds=budget_seconds,
-        within_budget_share=within / sent if sent else None,
-        retry_after_on_429=with_retry_after(429),
-        retry_after_on_503=with_retry_after(503),
-        achieved_requests_per_minute=achieved,
-        schedule_lag_p99_ms=percentile(lags, 99),
-        error_samples=[f"{name} x{count}" for name, count in errors.most_common(5)],
+    metrics: MetricsDelta | None = None,
+    token_mode: str = "none",
+    tokens_fetched: int = 0,
+    tokens_renewed: int = 0,
+) -> StepSummary:
+    """The step's figures from its outcomes and the service's counters over the step."""
+    ordinary = [outcome for outcome in outcomes if not outcome.abusive]
+    abusive = [outcome for outcome in outcomes if outcome.abusive]
+    latencies = _ms([outcome.latency_seconds for outcome in ordinary])
+    answered = [outcome for outcome in ordinary if outcome.status == 200]
+    refused = [outcome for outcome in outcomes if outcome.status in REFUSAL_STATUSES]
+    last_send = max((outcome.sent_at for outcome in ordinary), default=0.0)
+    statuses = Counter(str(o.status) if o.status else NO_ANSWER for o in ordinary)
+    cache_hit_rate, cache_source = _cache_rate(answered, metrics)
+    upstream = [outcome.upstream_ms for outcome in answered if outcome.upstream_ms is not None]
+    return StepSummary(
+        index=index,
+        offered_per_minute=offered_per_minute,
+        window_seconds=window_seconds,
+        sent=len(ordinary),
+        achieved_per_minute=len(ordinary) / max(window_seconds, last_send) * 60
+        if ordinary
+        else 0.0,
+        answered_per_minute=len(answered) / window_seconds * 60,
+        latency_ms={
+            **{f"p{q}": percentile(latencies, q) for q in PERCENTILES},
+            "max": max(latencies, default=None),
+        },
+        answered_p95_ms=percentile(_ms([o.latency_seconds for o in answered]), 95),
+        status_counts=dict(sorted(statuses.items())),
+        error_counts=dict(Counter(o.error for o in ordinary if o.error).most_common()),
+        refusals=len(refused),
+        refusals_with_retry_after=sum(1 for o in refused if o.retry_after is not None),
+        refusal_p99_ms=percentile(_ms([o.latency_seconds for o in refused]), 99),
+        timeouts=sum(1 for o in outcomes if o.status in (None, TIMEOUT_STATUS)),
+        server_errors=dict(
+            Counter(
+                str(o.status)
+                for o in outcomes
+                if o.status and o.status >= 500 and o.status not in (503, TIMEOUT_STATUS)
+            )
+        ),
+        cache_hit_rate=cache_hit_rate,
+        cache_source=cache_source,
+        upstream_p50_ms=percentile(upstream, 50),
+        schedule_lag_p99_ms=percentile(
+            [max(0.0, o.sent_at - o.scheduled_at) * 1000 for o in outcomes], 99
+        ),
+        abusive_sent=len(abusive),
+        abusive_answered=sum(1 for o in abusive if o.status == 200),
+        abusive_refused=sum(1 for o in abusive if o.status == 429),
+        abusive_clients_refused=len({o.session_id for o in abusive if o.status == 429}),
+        abusive_clients=len({o.session_id for o in abusive}),
+        upstream_throttled_attempts=metrics.upstream_throttled_attempts if metrics else None,
+        fallback_events=metrics.fallback_events if metrics else None,
+        throttles_by_source=dict(metrics.throttles_by_source) if metrics else {},
+        token_mode=token_mode,
+        tokens_fetched=tokens_fetched,
+        tokens_renewed=tokens_renewed,
     )
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f} ms"
-
-
-def render_markdown(summary: LoadTestSummary) -> str:
-    """The summary as a Markdown table, for the Prefect artifact and the log."""
-    share = "-" if summary.within_budget_share is None else f"{summary.within_budget_share:.1%}"
-    rows = [
-        ("target", f"{summary.base_url}{CHAT_PATH}"),
-        ("planned / sent", f"{summary.planned} / {summary.sent}"),
-        (
-            "rate (target / achieved)",
-            f"{summary.target_requests_per_minute:.0f} / "
-            f"{summary.achieved_requests_per_minute:.0f} per minute",
-        ),
-        *((f"status {bucket}", str(count)) for bucket, count in summary.status_counts.items()),
-        ("transport errors", str(summary.transport_errors)),
-        (
-            "200 latency p50 / p95 / p99",
-            " / ".join(
-                _ms(value)
-                for value in (
-                    summary.latency_p50_ms,
-                    summary.latency_p95_ms,
-                    summary.latency_p99_ms,
-                )
-            ),
-        ),
-        (f"answered 200 within {summary.budget_seconds:g} s", share),
-        (
-            "Retry-After on 429 / 503",
-            f"{summary.retry_after_on_429} of {summary.status_counts['429']} / "
-            f"{summary.retry_after_on_503} of {summary.status_counts['503']}",
-        ),
-        ("schedule lag p99", _ms(summary.schedule_lag_p99_ms)),
-    ]
-    if summary.other_statuses:
-        others = ", ".join(f"{code}: {count}" for code, count in summary.other_statuses.items())
-        rows.append(("other statuses", others))
-    if summary.error_samples:
-        rows.append(("transport error kinds", ", ".join(summary.error_samples)))
-    lines = ["| measure | value |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
-    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Percentiles match numpy; status buckets, budget share and Retry-After counts add up."""
+"""Step figures: percentiles match numpy; statuses, refusals, abusers and cache add up."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tasks.loadtest.driver import RequestOutcome
-from tasks.loadtest.summary import percentile, render_markdown, summarize
+from tasks.loadtest.service_metrics import MetricsDelta
+from tasks.loadtest.summary import percentile, summarize_step
 
 
 @pytest.mark.parametrize("q", [0, 1, 25, 50, 90, 95, 99, 100])
@@ -21,45 +22,106 @@ def test_percentile_of_nothing_is_none_and_of_one_value_is_that_value() -> None:
     assert percentile([7.0], 99) == 7.0
 
 
-def outcome(sent_at: float, status: int | None, latency: float = 0.1, **extra) -> RequestOutcome:
-    return RequestOutcome(sent_at, sent_at, latency, status, **extra)
+def outcome(at: float, status: int | None, latency: float = 0.1, **extra) -> RequestOutcome:
+    return RequestOutcome(at, at, latency, status, **extra)
 
 
-def test_summary_buckets_statuses_and_counts_add_up_to_sent() -> None:
-    outcomes = [
-        outcome(0.0, 200, 0.5),
-        outcome(0.5, 200, 2.5),
-        outcome(1.0, 429, retry_after="1"),
-        outcome(1.5, 429),
-        outcome(2.0, 503, retry_after="2"),
-        outcome(2.5, 504),
-        outcome(3.0, 418),
-        outcome(3.5, None, error="ReadTimeout"),
-    ]
-
-    summary = summarize(outcomes, "http://127.0.0.1:1", 120, planned=8)
-
-    assert summary.status_counts == {"200": 2, "429": 2, "503": 1, "504": 1, "other": 1}
-    assert summary.other_statuses == {418: 1}
-    assert summary.transport_errors == 1
-    assert summary.sent == sum(summary.status_counts.values()) + summary.transport_errors
-    assert (summary.retry_after_on_429, summary.retry_after_on_503) == (1, 1)
-    assert not summary.retry_after_always_present
-    assert summary.within_budget_share == pytest.approx(1 / 8)  # only the 0.5 s answer
-    assert summary.latency_p50_ms == pytest.approx(1500)
-    assert summary.achieved_requests_per_minute == pytest.approx(120)  # 7 gaps in 3.5 s
-    assert summary.error_samples == ["ReadTimeout x1"]
+MIXED = [
+    outcome(0.0, 200, 0.5, upstream_ms=400.0),
+    outcome(0.5, 200, 2.5, upstream_ms=2_300.0),
+    outcome(1.0, 429, 0.01, retry_after="1", error="rate_limited"),
+    outcome(1.5, 429, 0.03, error="service_busy"),
+    outcome(2.0, 503, 0.02, retry_after="2", error="model_throttled"),
+    outcome(2.5, 504, 1.8, error="deadline_exceeded"),
+    outcome(3.0, 500, 0.2, error="internal_error"),
+    outcome(3.5, None, 5.0, error="ReadTimeout"),
+    outcome(0.2, 429, 0.01, retry_after="30", abusive=True, session_id="abuser-1"),
+    outcome(0.7, 200, 0.4, abusive=True, session_id="abuser-1"),
+    outcome(0.9, 200, 0.4, abusive=True, session_id="abuser-2"),
+]
 
 
-def test_summary_of_late_sends_reports_schedule_lag() -> None:
-    late = [RequestOutcome(1.0, 1.2, 0.1, 200), RequestOutcome(2.0, 2.0, 0.1, 200)]
+def test_counts_by_status_and_error_cover_every_ordinary_request() -> None:
+    step = summarize_step(0, 120, 4.0, MIXED)
 
-    assert summarize(late, "u", 60, 2).schedule_lag_p99_ms == pytest.approx(198)
+    assert step.sent == 8
+    assert step.status_counts == {
+        "200": 2, "429": 2, "500": 1, "503": 1, "504": 1, "no_answer": 1
+    }  # fmt: skip
+    assert sum(step.status_counts.values()) == step.sent
+    assert step.error_counts == {
+        "rate_limited": 1,
+        "service_busy": 1,
+        "model_throttled": 1,
+        "deadline_exceeded": 1,
+        "internal_error": 1,
+        "ReadTimeout": 1,
+    }
+    assert step.answered_share == pytest.approx(2 / 8)
 
 
-def test_markdown_table_names_every_measure() -> None:
-    table = render_markdown(summarize([outcome(0.0, 200)], "http://127.0.0.1:1", 60, 1))
+def test_latency_covers_every_ordinary_request_whatever_its_answer() -> None:
+    step = summarize_step(0, 120, 4.0, MIXED)
 
-    for measure in ("status 429", "status 503", "p50 / p95 / p99", "within 2 s", "Retry-After"):
-        assert measure in table
-    assert table.startswith("| measure | value |")
+    ordinary_ms = [500, 2_500, 10, 30, 20, 1_800, 200, 5_000]
+    assert step.latency_ms["p50"] == pytest.approx(float(np.percentile(ordinary_ms, 50)))
+    assert step.latency_ms["p95"] == pytest.approx(float(np.percentile(ordinary_ms, 95)))
+    assert step.latency_ms["max"] == pytest.approx(5_000)
+    assert step.answered_p95_ms == pytest.approx(float(np.percentile([500, 2_500], 95)))
+    assert step.upstream_p50_ms == pytest.approx(1_350)
+
+
+def test_refusals_include_abusive_clients_and_count_retry_after() -> None:
+    step = summarize_step(0, 120, 4.0, MIXED)
+
+    assert step.refusals == 4  # three ordinary 429/503 and the abuser's 429
+    assert step.refusals_with_retry_after == 3
+    assert step.retry_after_share == pytest.approx(3 / 4)
+    assert step.refusal_p99_ms == pytest.approx(float(np.percentile([10, 30, 20, 10], 99)))
+    assert step.timeouts == 2  # the 504 and the request without an answer
+    assert step.server_errors == {"500": 1}
+
+
+def test_abusive_clients_are_counted_apart_from_ordinary_ones() -> None:
+    step = summarize_step(0, 120, 4.0, MIXED)
+
+    assert (step.abusive_sent, step.abusive_answered, step.abusive_refused) == (3, 2, 1)
+    assert (step.abusive_clients, step.abusive_clients_refused) == (2, 1)
+
+
+def test_rates_are_per_minute_of_the_window_and_a_late_driver_lowers_the_achieved_rate() -> None:
+    on_time = [outcome(at, 200) for at in (0.0, 1.0, 2.0, 3.0)]
+    late = [RequestOutcome(at, at * 2, 0.1, 200) for at in (0.0, 1.0, 2.0, 3.0)]
+
+    assert summarize_step(0, 60, 4.0, on_time).achieved_per_minute == pytest.approx(60)
+    assert summarize_step(0, 60, 4.0, on_time).answered_per_minute == pytest.approx(60)
+    lagging = summarize_step(0, 60, 4.0, late)
+    assert lagging.achieved_per_minute == pytest.approx(4 / 6 * 60)
+    assert lagging.schedule_lag_p99_ms == pytest.approx(
+        float(np.percentile([0, 1e3, 2e3, 3e3], 99))
+    )
+
+
+def test_cache_hit_rate_comes_from_headers_first_then_from_metrics() -> None:
+    answered = [outcome(0.0, 200, cache="hit"), outcome(1.0, 200, cache="miss")]
+    metrics = MetricsDelta(None, None, None, cache_hits=3, cache_misses=1, throttles_by_source={})
+
+    from_headers = summarize_step(0, 60, 2.0, [*answered, outcome(1.5, 200, cache="hit")], metrics)
+    from_metrics = summarize_step(0, 60, 2.0, [outcome(0.0, 200)], metrics)
+    unknown = summarize_step(0, 60, 2.0, [outcome(0.0, 200)], None)
+
+    assert (from_headers.cache_hit_rate, from_headers.cache_source) == (
+        pytest.approx(2 / 3),
+        "headers",
+    )
+    assert (from_metrics.cache_hit_rate, from_metrics.cache_source) == (0.75, "metrics")
+    assert (unknown.cache_hit_rate, unknown.cache_source) == (None, None)
+
+
+def test_upstream_counters_of_the_step_are_kept() -> None:
+    metrics = MetricsDelta(4, 40, 2, None, None, {"upstream": 4, "session": 9})
+
+    step = summarize_step(0, 60, 2.0, [outcome(0.0, 200)], metrics)
+
+    assert (step.upstream_throttled_attempts, step.fallback_events) == (4, 2)
+    assert step.throttles_by_source == {"upstream": 4, "session": 9}
