@@ -34,12 +34,17 @@ def chatbot_loadtest(
     """Ramp open-loop load on the chat service until the SLO breaks; judge every step.
 
     The target is `base_url` (default: where `ccseg chatbot serve` listens), or, with
-    `start_services`, a fake Bedrock and a chat service started for this run and always stopped.
+    `start_services` (which takes precedence), a fake Bedrock and a chat service started for
+    this run and always stopped.
     Only loopback targets unless `allow_remote=True`: load aimed at someone else's service is an
     attack. Settings default to the `CCSEG_LOADTEST_*` environment.
     """
     settings = settings or load_loadtest_settings()
     require_writable_json_path(json_path)
+    if start_services and base_url is not None:
+        # A deployment keeps its default URL when a run asks for started services.
+        print(f"start_services: the started chat service is the target, not {base_url}")
+        base_url = None
     run_tag = new_run_tag()
     steps: list[StepSummary] = []
     # The services live exactly as long as this block, whatever ends it.
