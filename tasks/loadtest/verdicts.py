@@ -111,16 +111,25 @@ def slo_verdict(steps: Sequence[StepSummary], settings: LoadTestSettings) -> Ver
     return Verdict(name, "pass", f"{rate_label(step.offered_per_minute)}: {measured}")
 
 
+def beyond_limits(step: StepSummary) -> bool:
+    """The step's ordinary load exceeded a limit: some ordinary questions were refused."""
+    return any(step.status_counts.get(status, 0) for status in ("429", "503"))
+
+
 def shedding_problems(step: StepSummary, settings: LoadTestSettings) -> list[str]:
-    """How this step's refusals and failures break the contract for excess load."""
+    """How this step's refusals and failures break the contract for excess load.
+
+    Every refusal must carry Retry-After and no step may time out or answer 500; the refusal
+    latency is judged where the load exceeded a limit, where refusals are many and are the
+    point (a handful of abusive-client refusals makes a p99 that is just their maximum).
+    """
     problems = []
     missing = step.refusals - step.refusals_with_retry_after
     if missing:
         problems.append(f"{missing} of {step.refusals} refusals without Retry-After")
-    if step.refusal_p99_ms is not None and step.refusal_p99_ms >= settings.refusal_p99_ms:
-        problems.append(
-            f"refusal p99 {step.refusal_p99_ms:.0f} ms >= {settings.refusal_p99_ms:.0f} ms"
-        )
+    p99 = step.refusal_p99_ms
+    if beyond_limits(step) and p99 is not None and p99 >= settings.refusal_p99_ms:
+        problems.append(f"refusal p99 {p99:.0f} ms >= {settings.refusal_p99_ms:.0f} ms")
     if step.timeouts:
         problems.append(f"{step.timeouts} timeouts (504 or no answer)")
     if step.server_errors:
@@ -141,9 +150,16 @@ def shedding_verdict(steps: Sequence[StepSummary], settings: LoadTestSettings) -
     refusals = sum(step.refusals for step in steps)
     if not refusals:
         return Verdict(name, "not_evaluated", "nothing was refused: no step exceeded a limit")
-    worst = max(step.refusal_p99_ms or 0.0 for step in steps)
+    detail = f"{refusals} refusals, all with Retry-After"
+    over = [step for step in steps if beyond_limits(step)]
+    if not over:
+        return Verdict(name, "pass", f"{detail}; no step exceeded the limits (latency not judged)")
+    worst = max(over, key=lambda step: step.refusal_p99_ms or 0.0)
     return Verdict(
-        name, "pass", f"{refusals} refusals, all with Retry-After, worst step p99 {worst:.0f} ms"
+        name,
+        "pass",
+        f"{detail}; refusal p99 beyond the limits at most {worst.refusal_p99_ms or 0:.0f} ms "
+        f"({rate_label(worst.offered_per_minute)})",
     )
 
 

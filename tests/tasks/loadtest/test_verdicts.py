@@ -141,6 +141,19 @@ def test_excess_that_is_not_refused_cleanly_fails_naming_the_step(changes: dict,
     assert (verdict.status, verdict.detail) == ("fail", f"800/min: {reason}")
 
 
+def test_refusal_latency_is_judged_only_where_the_load_exceeded_a_limit() -> None:
+    # A slow refusal of an abusive client below the limits is its step's p99 by itself.
+    quiet = step(100, refusals=25, refusals_with_retry_after=25, refusal_p99_ms=150.0)
+
+    verdict = by_name([quiet])["excess_refused_cleanly"]
+
+    assert verdict.status == "pass"
+    assert verdict.detail.endswith("no step exceeded the limits (latency not judged)")
+    assert by_name(RAMP)["excess_refused_cleanly"].detail == (
+        "125 refusals, all with Retry-After; refusal p99 beyond the limits at most 12 ms (800/min)"
+    )
+
+
 def test_abusive_clients_that_are_not_limited_fail_the_abuse_verdict() -> None:
     lenient = step(100, abusive_refused=3, abusive_answered=27, abusive_clients_refused=1)
 
