@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from core.errors import CcsegError, ParameterError
-from tasks.loadtest.settings import DEFAULT_CHAT_URL
+from tasks.loadtest.settings import DEFAULT_CHAT_URL, LoadTestSettings
 
 app = typer.Typer(
     name="ccseg",
@@ -156,6 +156,16 @@ def notify(path: Path = typer.Argument(..., help="File to announce as ccseg.data
     typer.echo(f"announced {landed.path} ({landed.bytes:,} bytes) as {landed.resource_id}")
 
 
+def _default(setting: str) -> str:
+    """A load-test setting's default, for help texts (the settings object is the one source)."""
+    value = LoadTestSettings.model_fields[setting].get_default(call_default_factory=True)
+    if isinstance(value, list):
+        return ",".join(f"{item:g}" for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={item:g}" for key, item in value.items()) or "none"
+    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _pairs(options: list[str], flag: str) -> dict[str, str]:
     """Repeatable `NAME=VALUE` options as a dict; a malformed one is a usage error."""
     pairs = {}
@@ -179,61 +189,89 @@ def loadtest(
         False, "--allow-remote", help="Allow a non-loopback --base-url (a service you own)."
     ),
     rates: str | None = typer.Option(
-        None, "--rates", help="Listed steps, requests/minute (default 50,100,200,400,800)."
+        None,
+        "--rates",
+        help=f"Listed steps, requests/minute ({_default('rates_per_minute')}).",
     ),
     max_rate: float | None = typer.Option(
-        None, "--max-rate", help="Doubling after the listed steps stops here (default 6400)."
+        None,
+        "--max-rate",
+        help=f"Doubling after the listed steps stops here ({_default('max_rate_per_minute')}).",
     ),
     step_seconds: float | None = typer.Option(
-        None, "--step-seconds", help="Sending time per step (default 30)."
+        None, "--step-seconds", help=f"Seconds of sending per step ({_default('step_seconds')})."
     ),
     step_max_requests: int | None = typer.Option(
-        None, "--step-max-requests", help="Questions per step at most (default 2000)."
+        None,
+        "--step-max-requests",
+        help=f"Questions per step at most ({_default('step_max_requests')}).",
     ),
     max_seconds: float | None = typer.Option(
-        None, "--max-seconds", help="Time budget of the whole ramp (default 300)."
+        None, "--max-seconds", help=f"Seconds for the whole ramp ({_default('max_total_seconds')})."
     ),
     timeout: float | None = typer.Option(
-        None, "--timeout", help="Per-question timeout in seconds (default 5)."
+        None, "--timeout", help=f"Per-question timeout in seconds ({_default('timeout_seconds')})."
     ),
-    seed: int | None = typer.Option(None, "--seed", help="Seed of arrivals and questions."),
+    seed: int | None = typer.Option(
+        None, "--seed", help=f"Seed of arrivals and questions ({_default('seed')})."
+    ),
     repeat_share: float | None = typer.Option(
-        None, "--repeat-share", help="Share of repeated questions (default 0.3)."
+        None, "--repeat-share", help=f"Share of repeated questions ({_default('repeat_share')})."
     ),
     abusive_clients: int | None = typer.Option(
-        None, "--abusive-clients", help="Clients asking above their limit (default 2)."
+        None,
+        "--abusive-clients",
+        help=f"Clients asking above their limit ({_default('abusive_clients')}).",
     ),
     abusive_rate: float | None = typer.Option(
-        None, "--abusive-rate", help="Requests/minute of each abusive client (default 60)."
+        None,
+        "--abusive-rate",
+        help=f"Requests/minute of each abusive client ({_default('abusive_rate_per_minute')}).",
     ),
     origin: str | None = typer.Option(
         None,
         "--origin",
-        help="Origin the simulated widget sends (default https://www.example.com).",
+        help=f"Origin the simulated widget sends ({_default('origin')}).",
     ),
     slo_rate: float | None = typer.Option(
-        None, "--slo-rate", help="Rate at which the SLO must hold (default 100/min)."
+        None,
+        "--slo-rate",
+        help=f"Requests/minute at which the SLO must hold ({_default('slo_rate_per_minute')}).",
     ),
     slo_p95_seconds: float | None = typer.Option(
-        None, "--slo-p95-seconds", help="p95 latency bound of the SLO (default 2)."
+        None,
+        "--slo-p95-seconds",
+        help=f"p95 latency bound of the SLO, seconds ({_default('slo_p95_seconds')}).",
     ),
     refusal_p99_ms: float | None = typer.Option(
-        None, "--refusal-p99-ms", help="p99 bound of 429/503 refusals (default 100)."
+        None,
+        "--refusal-p99-ms",
+        help=f"p99 bound of 429/503 refusals, ms ({_default('refusal_p99_ms')}).",
     ),
     model_latency_ms: float | None = typer.Option(
-        None, "--model-latency-ms", help="Started fake model's median latency (default 800)."
+        None,
+        "--model-latency-ms",
+        help=f"Started fake's median latency, ms ({_default('model_latency_ms')}).",
     ),
     model_latency_p99_ms: float | None = typer.Option(
-        None, "--model-latency-p99-ms", help="Started fake model's p99 latency (default 1500)."
+        None,
+        "--model-latency-p99-ms",
+        help=f"Started fake's p99 latency, ms; median: fixed ({_default('model_latency_p99_ms')}).",
     ),
     model_rpm: int | None = typer.Option(
-        None, "--model-rpm", help="Started fake model's requests-per-minute quota (none)."
+        None,
+        "--model-rpm",
+        help=f"Started fake's requests/minute quota ({_default('model_requests_per_minute')}).",
     ),
     model_tpm: int | None = typer.Option(
-        None, "--model-tpm", help="Started fake model's tokens-per-minute quota (none)."
+        None,
+        "--model-tpm",
+        help=f"Started fake's tokens/minute quota ({_default('model_tokens_per_minute')}).",
     ),
     model_fault: list[str] = typer.Option(
-        [], "--model-fault", help="KIND=RATE fault of the started fake (default throttling=0.02)."
+        [],
+        "--model-fault",
+        help=f"KIND=RATE fault of the started fake, repeatable ({_default('model_faults')}).",
     ),
     service_env: list[str] = typer.Option(
         [], "--service-env", help="CHATBOT_NAME=VALUE for the started chat service (repeatable)."
@@ -245,6 +283,7 @@ def loadtest(
     """Ramp open-loop load on the chat service to the knee; exit 0 if all verdicts pass, else 1."""
     from tasks.loadtest.driver import require_loopback
     from tasks.loadtest.results import require_writable_json_path
+    from tasks.loadtest.services import require_answering
     from tasks.loadtest.settings import load_loadtest_settings
 
     # Bad input fails here, before Prefect starts; the flow checks again for deployments.
@@ -252,6 +291,7 @@ def loadtest(
         raise ParameterError("pass either --base-url or --start-services, not both")
     if not start_services:
         require_loopback(base_url or DEFAULT_CHAT_URL, allow_remote)
+        require_answering(base_url or DEFAULT_CHAT_URL)
     require_writable_json_path(json_path)
     options = {
         "rates_per_minute": rates,

@@ -122,7 +122,7 @@ def _step_metrics(step: StepSummary, timestamp: int) -> list[Metric]:
         "refusal_p99_ms": step.refusal_p99_ms,
         "retry_after_share": step.retry_after_share,
         "cache_hit_rate": step.cache_hit_rate,
-        "schedule_lag_p99_ms": step.schedule_lag_p99_ms,
+        "schedule_lag_p95_ms": step.schedule_lag_p95_ms,
         "upstream_p50_ms": step.upstream_p50_ms,
         "upstream_throttled_attempts": step.upstream_throttled_attempts,
         "abusive_refused_share": step.abusive_refused / step.abusive_sent

@@ -13,11 +13,33 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 METRICS_PATH = "/metrics"
-# The chat service's counters (chatbot/observability.py); `_total` is the exposition's suffix.
-UPSTREAM_CALLS = "chatbot_upstream_calls_total"
-THROTTLES = "chatbot_throttles_total"
+# The chat service's counter families (chatbot/observability.py); samples add `_total`.
+UPSTREAM_CALLS = "chatbot_upstream_calls"
+THROTTLES = "chatbot_throttles"
 
-Sample = tuple[str, tuple[tuple[str, str], ...]]
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Counters:
+    """One scrape: each counter family's samples by labels, families without samples included.
+
+    A family present without samples counted nothing yet (0); an absent one is not known.
+    """
+
+    values: dict[str, dict[Labels, float]]
+
+    def total(self, family_matches, sample_matches=lambda family, labels: True) -> float | None:
+        """Sum of the matching samples of the matching families; None if no family matches."""
+        families = [name for name in self.values if family_matches(name)]
+        if not families:
+            return None
+        return sum(
+            value
+            for name in families
+            for labels, value in self.values[name].items()
+            if sample_matches(name, labels)
+        )
 
 
 @dataclass(frozen=True)
@@ -32,19 +54,20 @@ class MetricsDelta:
     throttles_by_source: dict[str, float]
 
 
-def parse_counters(text: str) -> dict[Sample, float]:
-    """Every counter sample of a Prometheus text exposition, keyed by name and sorted labels."""
-    counters: dict[Sample, float] = {}
+def parse_counters(text: str) -> Counters:
+    """Every counter family of a Prometheus text exposition, samples keyed by sorted labels."""
+    values: dict[str, dict[Labels, float]] = {}
     for family in text_string_to_metric_families(text):
-        if family.type != "counter":
-            continue
-        for sample in family.samples:
-            if sample.name.endswith("_total"):
-                counters[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return counters
+        if family.type == "counter":
+            values[family.name] = {
+                tuple(sorted(sample.labels.items())): sample.value
+                for sample in family.samples
+                if sample.name.endswith("_total")
+            }
+    return Counters(values)
 
 
-def scrape(client: httpx.Client) -> dict[Sample, float] | None:
+def scrape(client: httpx.Client) -> Counters | None:
     """The service's counters now, or None when `/metrics` is not there or not Prometheus."""
     try:
         response = client.get(METRICS_PATH)
@@ -58,45 +81,41 @@ def scrape(client: httpx.Client) -> dict[Sample, float] | None:
         return None
 
 
-def _sum(counters: dict[Sample, float], match) -> float | None:
-    found = [value for key, value in counters.items() if match(*key)]
-    return sum(found) if found else None
+def _mentions(name: str, labels: Labels, word: str) -> bool:
+    return word in name or any(word in value.lower() for _, value in labels)
 
 
-def _labels_mention(labels: tuple[tuple[str, str], ...], word: str) -> bool:
-    return any(word in value.lower() for _, value in labels)
-
-
-def summarize_counters(counters: dict[Sample, float]) -> MetricsDelta:
+def summarize_counters(counters: Counters) -> MetricsDelta:
     """The load test's figures from a set of counter values (or their increases)."""
+    throttles = counters.values.get(THROTTLES, {})
     return MetricsDelta(
-        upstream_throttled_attempts=_sum(
-            counters, lambda n, labels: n == UPSTREAM_CALLS and ("outcome", "throttled") in labels
+        upstream_throttled_attempts=counters.total(
+            lambda name: name == UPSTREAM_CALLS,
+            lambda name, labels: ("outcome", "throttled") in labels,
         ),
-        upstream_attempts=_sum(counters, lambda n, labels: n == UPSTREAM_CALLS),
+        upstream_attempts=counters.total(lambda name: name == UPSTREAM_CALLS),
         # Named by what they count, whatever the exact metric: uses of a fallback model, and
         # a response cache's hits and misses (as separate counters or as a label value).
-        fallback_events=_sum(counters, lambda n, labels: "fallback" in n),
-        cache_hits=_sum(
-            counters,
-            lambda n, labels: "cache" in n and ("hit" in n or _labels_mention(labels, "hit")),
+        fallback_events=counters.total(lambda name: "fallback" in name),
+        cache_hits=counters.total(
+            lambda name: "cache" in name, lambda name, labels: _mentions(name, labels, "hit")
         ),
-        cache_misses=_sum(
-            counters,
-            lambda n, labels: "cache" in n and ("miss" in n or _labels_mention(labels, "miss")),
+        cache_misses=counters.total(
+            lambda name: "cache" in name, lambda name, labels: _mentions(name, labels, "miss")
         ),
-        throttles_by_source={
-            dict(labels).get("source", ""): value
-            for (name, labels), value in counters.items()
-            if name == THROTTLES
-        },
+        throttles_by_source={dict(labels).get("source", ""): v for labels, v in throttles.items()},
     )
 
 
-def counter_increase(
-    before: dict[Sample, float] | None, after: dict[Sample, float] | None
-) -> MetricsDelta | None:
-    """What the counters gained between two scrapes (a counter new in `after` started at 0)."""
+def counter_increase(before: Counters | None, after: Counters | None) -> MetricsDelta | None:
+    """What the counters gained between two scrapes (a sample new in `after` started at 0)."""
     if before is None or after is None:
         return None
-    return summarize_counters({key: value - before.get(key, 0.0) for key, value in after.items()})
+    increases = {
+        name: {
+            labels: value - before.values.get(name, {}).get(labels, 0.0)
+            for labels, value in samples.items()
+        }
+        for name, samples in after.values.items()
+    }
+    return summarize_counters(Counters(increases))

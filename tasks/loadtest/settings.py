@@ -52,9 +52,10 @@ class LoadTestSettings(BaseSettings):
     slo_min_answered_share: float = Field(default=0.95, ge=0, le=1)
     refusal_p99_ms: float = Field(default=100.0, gt=0, le=60_000)
     abusive_min_refused_share: float = Field(default=0.5, ge=0, le=1)
-    # The driver's own health: below these, a step's figures describe the driver, not the service.
+    # The driver's own health: beyond these, a step's figures describe the driver, not the
+    # service (p95: a single scheduling hiccup of a busy machine is not a lagging driver).
     min_achieved_share: float = Field(default=0.95, ge=0, le=1)
-    max_schedule_lag_p99_ms: float = Field(default=50.0, gt=0, le=60_000)
+    max_schedule_lag_p95_ms: float = Field(default=50.0, gt=0, le=60_000)
 
     # The traffic mix.
     origin: str = DEFAULT_ORIGIN

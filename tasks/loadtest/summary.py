@@ -57,7 +57,7 @@ class StepSummary:
     cache_hit_rate: float | None
     cache_source: str | None  # "headers", "metrics" or None when the service does not say
     upstream_p50_ms: float | None  # the model's time, from Server-Timing
-    schedule_lag_p99_ms: float | None  # how late requests left: high means the driver lagged
+    schedule_lag_p95_ms: float | None  # how late requests left: high means the driver lagged
     abusive_sent: int = 0
     abusive_answered: int = 0
     abusive_refused: int = 0
@@ -145,8 +145,8 @@ def summarize_step(
         cache_hit_rate=cache_hit_rate,
         cache_source=cache_source,
         upstream_p50_ms=percentile(upstream, 50),
-        schedule_lag_p99_ms=percentile(
-            [max(0.0, o.sent_at - o.scheduled_at) * 1000 for o in outcomes], 99
+        schedule_lag_p95_ms=percentile(
+            [max(0.0, o.sent_at - o.scheduled_at) * 1000 for o in outcomes], 95
         ),
         abusive_sent=len(abusive),
         abusive_answered=sum(1 for o in abusive if o.status == 200),

@@ -31,7 +31,7 @@ def step(rate: float, p95_ms: float = 1_000) -> StepSummary:
         cache_hit_rate=None,
         cache_source=None,
         upstream_p50_ms=None,
-        schedule_lag_p99_ms=1,
+        schedule_lag_p95_ms=1,
     )
 
 

@@ -45,7 +45,7 @@ def step(rate: float, p95: float, answered: int, refused: int) -> StepSummary:
         cache_hit_rate=0.25,
         cache_source="metrics",
         upstream_p50_ms=800,
-        schedule_lag_p99_ms=1.5,
+        schedule_lag_p95_ms=1.5,
         abusive_sent=30,
         abusive_refused=25,
     )

@@ -56,9 +56,20 @@ def test_cache_and_fallback_counters_are_found_by_what_they_count(
     assert (delta.cache_hits, delta.cache_misses, delta.fallback_events) == (6, 2, 4)
 
 
+def test_a_counter_without_samples_yet_counts_zero_rather_than_unknown() -> None:
+    fresh = parse_counters(exposition(ChatMetrics()))  # no question asked yet
+
+    delta = counter_increase(fresh, fresh)
+
+    assert delta is not None
+    assert (delta.upstream_throttled_attempts, delta.upstream_attempts) == (0, 0)
+    assert delta.throttles_by_source == {}
+
+
 def test_no_increase_is_known_without_both_scrapes() -> None:
-    assert counter_increase(None, {}) is None
-    assert counter_increase({}, None) is None
+    empty = parse_counters("")
+    assert counter_increase(None, empty) is None
+    assert counter_increase(empty, None) is None
 
 
 def test_a_service_without_metrics_yields_none() -> None:

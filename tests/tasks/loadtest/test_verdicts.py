@@ -40,7 +40,7 @@ def step(rate: float, **changes: object) -> StepSummary:
         cache_hit_rate=None,
         cache_source=None,
         upstream_p50_ms=850,
-        schedule_lag_p99_ms=2,
+        schedule_lag_p95_ms=2,
         abusive_sent=30,
         abusive_answered=5,
         abusive_refused=25,
@@ -170,6 +170,9 @@ def test_ordinary_clients_refused_along_with_abusive_ones_fail_the_abuse_verdict
 
     assert verdict.status == "fail"
     assert "ordinary clients not answered (rate_limited x25)" in verdict.detail
+    assert verdict.detail.endswith(
+        "does the service trust X-Forwarded-For (CHATBOT_TRUSTED_PROXY_HOPS=1)?"
+    )
 
 
 def test_upstream_throttles_are_counted_with_those_that_still_failed() -> None:
@@ -192,7 +195,7 @@ def test_throttles_are_not_evaluated_when_the_service_hides_its_metrics() -> Non
     ("changes", "reason"),
     [
         ({"achieved_per_minute": 700.0}, "800/min sent at 700/min"),
-        ({"schedule_lag_p99_ms": 180.0}, "800/min sent up to 180 ms late (p99)"),
+        ({"schedule_lag_p95_ms": 180.0}, "800/min sent 180 ms late (p95)"),
     ],
 )
 def test_a_driver_that_fell_behind_fails_its_own_verdict(changes: dict, reason: str) -> None:
