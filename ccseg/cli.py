@@ -286,13 +286,10 @@ def loadtest(
     from tasks.loadtest.services import require_answering
     from tasks.loadtest.settings import load_loadtest_settings
 
-    # Bad input fails here, before Prefect starts; the flow checks again for deployments.
+    # Bad input fails here, before Prefect starts (the flow checks again for deployments):
+    # the options first, then the target, which costs a request.
     if start_services and base_url is not None:
         raise ParameterError("pass either --base-url or --start-services, not both")
-    if not start_services:
-        require_loopback(base_url or DEFAULT_CHAT_URL, allow_remote)
-        require_answering(base_url or DEFAULT_CHAT_URL)
-    require_writable_json_path(json_path)
     options = {
         "rates_per_minute": rates,
         "max_rate_per_minute": max_rate,
@@ -323,6 +320,10 @@ def loadtest(
     if service_env:
         overrides["service_env"] = _pairs(service_env, "--service-env")
     settings = load_loadtest_settings(**overrides)
+    require_writable_json_path(json_path)
+    if not start_services:
+        require_loopback(base_url or DEFAULT_CHAT_URL, allow_remote)
+        require_answering(base_url or DEFAULT_CHAT_URL)
     from flows.chatbot_loadtest import chatbot_loadtest
 
     report = chatbot_loadtest(
