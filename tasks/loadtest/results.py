@@ -41,6 +41,9 @@ def report_to_dict(report: LoadTestReport) -> dict[str, Any]:
     for step, row in zip(report.steps, data["steps"], strict=True):
         row["answered_share"] = step.answered_share
         row["retry_after_share"] = step.retry_after_share
+    for judged, row in zip(report.step_verdicts, data["step_verdicts"], strict=True):
+        row["meets_slo"] = judged.meets_slo
+        row["sheds_cleanly"] = judged.sheds_cleanly
     return data
 
 
@@ -70,14 +73,16 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def step_rows(steps: list[StepSummary]) -> list[dict[str, str]]:
-    """One table row per step: the figures an operator reads first."""
+def step_rows(report: LoadTestReport) -> list[dict[str, str]]:
+    """One table row per step: its verdicts, then the figures an operator reads first."""
     rows = []
-    for step in steps:
+    for step, judged in zip(report.steps, report.step_verdicts, strict=True):
         shares = status_shares(step)
         rows.append(
             {
                 "offered/min": f"{step.offered_per_minute:g}",
+                "SLO": "; ".join(judged.slo_problems) or "met",
+                "refusals": "; ".join(judged.shedding_problems) or "clean",
                 "achieved/min": f"{step.achieved_per_minute:.0f}",
                 "sent": str(step.sent),
                 **{f"{name} ms": _ms(value) for name, value in step.latency_ms.items()},
@@ -163,6 +168,12 @@ def record_in_mlflow(report: LoadTestReport) -> LoadTestReport:
     try:
         timestamp = run.info.start_time
         metrics = [m for step in report.steps for m in _step_metrics(step, timestamp)]
+        metrics += [
+            Metric(
+                "meets_slo", float(judged.meets_slo), timestamp, round(judged.offered_per_minute)
+            )
+            for judged in report.step_verdicts
+        ]
         if report.knee_per_minute is not None:
             metrics.append(Metric("knee_per_min", report.knee_per_minute, timestamp, 0))
         failed = sum(v.status == "fail" for v in report.verdicts)
@@ -199,4 +210,4 @@ def publish_artifact(report: LoadTestReport) -> None:
             *(f"- {line}" for line in verdict_lines(report)),
         ]
     )
-    create_table_artifact(table=step_rows(report.steps), key=ARTIFACT_KEY, description=description)
+    create_table_artifact(table=step_rows(report), key=ARTIFACT_KEY, description=description)

@@ -30,6 +30,23 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class StepVerdict:
+    """One step judged on its own: the SLO, and how it refused what it refused."""
+
+    offered_per_minute: float
+    slo_problems: list[str]
+    shedding_problems: list[str]
+
+    @property
+    def meets_slo(self) -> bool:
+        return not self.slo_problems
+
+    @property
+    def sheds_cleanly(self) -> bool:
+        return not self.shedding_problems
+
+
+@dataclass(frozen=True)
 class LoadTestReport:
     """The whole load test: what ran against what, every step, every verdict."""
 
@@ -42,6 +59,7 @@ class LoadTestReport:
     knee_per_minute: float | None
     stopped_because: str
     services: dict[str, Any] = field(default_factory=dict)  # env and model of started services
+    step_verdicts: list[StepVerdict] = field(default_factory=list)
     mlflow_run_id: str | None = None
 
     @property
@@ -277,4 +295,12 @@ def judge_load_test(
         knee_per_minute=knee(steps, settings),
         stopped_because=stopped_because,
         services=services,
+        step_verdicts=[
+            StepVerdict(
+                step.offered_per_minute,
+                slo_problems(step, settings),
+                shedding_problems(step, settings),
+            )
+            for step in steps
+        ],
     )

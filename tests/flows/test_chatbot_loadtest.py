@@ -102,7 +102,11 @@ def test_a_short_ramp_records_its_verdicts_in_json_mlflow_and_prefect_and_stops_
         )
     (artifact,) = artifacts
     assert artifact.key == ARTIFACT_KEY and artifact.type == "table"
-    assert [row["offered/min"] for row in json.loads(artifact.data)] == ["60", "120"]
+    rows = json.loads(artifact.data)
+    assert [(row["offered/min"], row["SLO"], row["refusals"]) for row in rows] == [
+        ("60", "met", "clean"),
+        ("120", "met", "clean"),
+    ]
     assert "PASS slo_at_60_per_min" in artifact.description
 
 

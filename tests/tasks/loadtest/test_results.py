@@ -22,7 +22,7 @@ from tasks.loadtest.results import (
 )
 from tasks.loadtest.settings import LoadTestSettings
 from tasks.loadtest.summary import StepSummary
-from tasks.loadtest.verdicts import LoadTestReport, Verdict
+from tasks.loadtest.verdicts import LoadTestReport, Verdict, judge_load_test
 
 
 def step(rate: float, p95: float, answered: int, refused: int) -> StepSummary:
@@ -52,23 +52,17 @@ def step(rate: float, p95: float, answered: int, refused: int) -> StepSummary:
 
 
 def report() -> LoadTestReport:
-    settings = LoadTestSettings()
-    return LoadTestReport(
+    """A two-step test: 100/min meets the SLO, 800/min refuses a quarter, cleanly."""
+    return judge_load_test.fn(
         target="http://127.0.0.1:8080",
-        services_started=True,
-        token_mode="none",
-        settings=settings.model_dump(mode="json"),
-        steps=[step(100, 900, 50, 0), step(800, 950, 300, 100)],
-        verdicts=[
-            Verdict("slo_at_100_per_min", "pass", "100/min: p95 900 ms"),
-            Verdict("knee", "info", "highest step meeting the SLO: 100/min"),
-        ],
-        knee_per_minute=100,
-        stopped_because="the SLO broke at 800/min",
         services={
             "chat_service_env": {"CHATBOT_PORT": "4321"},
             "fake_bedrock": {"latency_ms": 800},
         },
+        token_mode="none",
+        steps=[step(100, 900, 50, 0), step(800, 950, 300, 100)],
+        settings=LoadTestSettings(),
+        stopped_because="the SLO broke at 800/min",
     )
 
 
@@ -78,7 +72,10 @@ def test_json_holds_every_step_every_verdict_and_the_overall_result(tmp_path: Pa
     data = json.loads(path.read_text())
     assert data["passed"] is True
     assert data["knee_per_minute"] == 100
-    assert [v["status"] for v in data["verdicts"]] == ["pass", "info"]
+    assert {v["name"]: v["status"] for v in data["verdicts"]}["slo_at_100_per_min"] == "pass"
+    assert [s["meets_slo"] for s in data["step_verdicts"]] == [True, False]
+    assert data["step_verdicts"][1]["slo_problems"] == ["answered 75% < 95% (service_busy x100)"]
+    assert [s["sheds_cleanly"] for s in data["step_verdicts"]] == [True, True]
     assert [s["offered_per_minute"] for s in data["steps"]] == [100, 800]
     assert data["steps"][1]["answered_share"] == 0.75
     assert data["steps"][1]["status_counts"] == {"200": 300, "429": 100}
@@ -105,9 +102,11 @@ def test_a_json_path_that_cannot_be_written_is_refused_before_any_load(
 
 
 def test_table_rows_show_rates_percentiles_shares_and_refusals() -> None:
-    rows = step_rows(report().steps)
+    rows = step_rows(report())
 
     assert rows[1]["offered/min"] == "800"
+    assert (rows[0]["SLO"], rows[1]["SLO"]) == ("met", "answered 75% < 95% (service_busy x100)")
+    assert rows[1]["refusals"] == "clean"
     assert (rows[1]["p95 ms"], rows[1]["max ms"]) == ("950", "1900")
     assert (rows[1]["200"], rows[1]["429"], rows[1]["503"]) == ("75%", "25%", "0%")
     assert rows[1]["errors"] == "service_busy x100"
@@ -136,6 +135,8 @@ def test_one_mlflow_run_holds_params_metrics_per_rate_the_figure_and_the_summary
     shares = client.get_metric_history(run.info.run_id, "share_429")
     assert [(m.step, m.value) for m in shares] == [(100, 0.0), (800, 0.25)]
     assert run.data.metrics["knee_per_min"] == 100
+    meets = client.get_metric_history(run.info.run_id, "meets_slo")
+    assert [(m.step, m.value) for m in meets] == [(100, 1.0), (800, 0.0)]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert artifacts == {FIGURE_FILE, SUMMARY_FILE}
     summary = json.loads(Path(client.download_artifacts(run.info.run_id, SUMMARY_FILE)).read_text())
