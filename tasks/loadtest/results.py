@@ -179,9 +179,10 @@ def record_in_mlflow(report: LoadTestReport) -> LoadTestReport:
         failed = sum(v.status == "fail" for v in report.verdicts)
         metrics.append(Metric("verdicts_failed", float(failed), timestamp, 0))
         params = _params(report)
+        # MLflow takes at most 100 params (and 1,000 metrics) per batch.
         for start in range(0, max(len(params), len(metrics)), 100):
-            client.log_batch(run_id, metrics=metrics[start : start + 100])
-            client.log_batch(run_id, params=params[start : start + 100])
+            chunk = slice(start, start + 100)
+            client.log_batch(run_id, metrics=metrics[chunk], params=params[chunk])
         recorded = replace(report, mlflow_run_id=run_id)
         client.log_figure(
             run_id,
