@@ -9,6 +9,7 @@ from prefect import flow
 
 from tasks.loadtest.mix import new_run_tag
 from tasks.loadtest.ramp import next_rate, run_load_step
+from tasks.loadtest.report import LoadTestReport, judge_load_test
 from tasks.loadtest.results import (
     publish_artifact,
     record_in_mlflow,
@@ -20,7 +21,6 @@ from tasks.loadtest.services import chat_services
 from tasks.loadtest.session_tokens import detect_token_mode
 from tasks.loadtest.settings import LoadTestSettings, load_loadtest_settings
 from tasks.loadtest.summary import StepSummary
-from tasks.loadtest.verdicts import LoadTestReport, judge_load_test
 
 
 @flow(name="chatbot-loadtest", log_prints=True)

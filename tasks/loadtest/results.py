@@ -24,8 +24,9 @@ from prefect.runtime import flow_run
 from core.errors import ParameterError
 from core.settings import load_settings as load_pipeline_settings
 from tasks.loadtest.figure import ramp_figure, status_shares
+from tasks.loadtest.report import LoadTestReport
 from tasks.loadtest.summary import StepSummary
-from tasks.loadtest.verdicts import LoadTestReport, rate_label
+from tasks.loadtest.verdicts import rate_label
 
 EXPERIMENT_NAME = "chatbot-loadtest"
 ARTIFACT_KEY = "chatbot-loadtest"

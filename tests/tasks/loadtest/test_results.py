@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 
 from core.errors import ParameterError
 from core.settings import load_settings as load_pipeline_settings
+from tasks.loadtest.report import LoadTestReport, judge_load_test
 from tasks.loadtest.results import (
     EXPERIMENT_NAME,
     FIGURE_FILE,
@@ -22,7 +23,7 @@ from tasks.loadtest.results import (
 )
 from tasks.loadtest.settings import LoadTestSettings
 from tasks.loadtest.summary import StepSummary
-from tasks.loadtest.verdicts import LoadTestReport, Verdict, judge_load_test
+from tasks.loadtest.verdicts import Verdict
 
 
 def step(rate: float, p95: float, answered: int, refused: int) -> StepSummary:
