@@ -241,11 +241,15 @@ def chat_services(
     log_dir = Path(tempfile.mkdtemp(prefix="ccseg-loadtest-services-"))
     processes = StartedProcesses(log_dir)
     atexit.register(processes.stop_all)
-    failed = True
+    keep_logs = False  # only a service that failed to start needs its log read
     try:
         with _sigterm_raises_interrupt():
-            fake_url = processes.start_fake_bedrock(settings)
-            chat_url, env = processes.start_chat_service(settings, fake_url)
+            try:
+                fake_url = processes.start_fake_bedrock(settings)
+                chat_url, env = processes.start_chat_service(settings, fake_url)
+            except ServiceStartError:
+                keep_logs = True
+                raise
             yield ServiceTarget(
                 chat_url,
                 {
@@ -260,9 +264,8 @@ def chat_services(
                 },
                 tuple(process.pid for process in processes.processes),
             )
-            failed = False
     finally:
         processes.stop_all()
         atexit.unregister(processes.stop_all)
-        if not failed:
+        if not keep_logs:
             shutil.rmtree(log_dir, ignore_errors=True)

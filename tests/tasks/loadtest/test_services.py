@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -84,7 +87,10 @@ def test_the_fake_model_gets_the_latency_quotas_and_faults_of_the_settings() -> 
     ]  # fmt: skip
 
 
-def test_started_services_answer_see_forwarded_clients_and_stop_after_an_error() -> None:
+def test_started_services_answer_see_forwarded_clients_and_stop_after_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the services log
     settings = LoadTestSettings(
         model_latency_ms=0,
         model_latency_p99_ms=None,
@@ -104,9 +110,12 @@ def test_started_services_answer_see_forwarded_clients_and_stop_after_an_error()
             assert ask(client, "services-test-1", "198.18.0.1") == 200
             assert ask(client, "services-test-2", "198.18.0.2") == 200
             assert ask(client, "services-test-3", "198.18.0.1") == 429
+        logs = sorted(log.name for log in tmp_path.glob("*/*.log"))
+        assert logs == ["chat-service-1.log", "fake-bedrock.log"]
         raise RuntimeError("the load test failed")
 
     assert not any(alive(pid) for pid in pids)
+    assert list(tmp_path.iterdir()) == []  # logs go with the services that started fine
 
 
 def test_sigterm_during_the_test_stops_the_services_as_ctrl_c_does() -> None:
@@ -125,12 +134,16 @@ def test_a_chat_service_that_refuses_its_settings_is_one_error_naming_the_variab
     before = children()
 
     with (
-        pytest.raises(ServiceStartError, match="CHATBOT_SESSION_RATE_LIMIT"),
+        pytest.raises(ServiceStartError, match="CHATBOT_SESSION_RATE_LIMIT") as error,
         chat_services(settings, start=True),
     ):
         pytest.fail("the block must not run")
 
     assert children() <= before
+    # The service's log is kept for the operator, and named in the message.
+    log = Path(re.search(r"\(log: (.+)\)$", str(error.value)).group(1))
+    assert "CHATBOT_SESSION_RATE_LIMIT" in log.read_text()
+    shutil.rmtree(log.parent)
 
 
 def test_a_target_url_that_nothing_answers_is_refused_before_any_load() -> None:
