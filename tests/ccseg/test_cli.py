@@ -126,7 +126,9 @@ def test_usage_error_exits_2_without_a_traceback(
 
     captured = capsys.readouterr()
     assert code == 2
-    assert "Error:" in captured.err
+    assert len(captured.err.splitlines()) == 1
+    assert captured.err.startswith("ccseg: error: ")
+    assert "--help" in captured.err  # says where the usage is
     assert "Traceback" not in captured.err + captured.out
     assert not out.exists()
 
