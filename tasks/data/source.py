@@ -58,7 +58,7 @@ def choose_source(
     settings: PipelineSettings,
     synthetic_rows: int,
     synthetic_seed: int = 0,
-    default_path: Path = DEFAULT_DATA_PATH,
+    default_path: Path | None = None,
     rows_name: str = "synthetic_rows",
 ) -> SourceChoice:
     """`data_path` (the flag) wins, then CCSEG_DATA_PATH, then the real file beside the project.
@@ -84,6 +84,7 @@ def choose_source(
             hint="fix the path, or unset CCSEG_DATA_PATH to use the default",
         )
         return SourceChoice(path, "CCSEG_DATA_PATH")
+    default_path = default_path if default_path is not None else DEFAULT_DATA_PATH
     if default_path.exists():
         return SourceChoice(require_input_file(default_path, "real data file"), "default")
     from tasks.data.synthetic import check_synthetic_size
@@ -93,9 +94,7 @@ def choose_source(
 
 
 @task(name="materialise-data", cache_policy=NO_CACHE)
-def materialise_source(
-    choice: SourceChoice, data_dir: Path, work_dir: Path, default_path: Path = DEFAULT_DATA_PATH
-) -> DataSource:
+def materialise_source(choice: SourceChoice, data_dir: Path, work_dir: Path) -> DataSource:
     """The chosen real file as is, or the synthetic file written into this run's data folder."""
     if choice.path is not None:
         return DataSource(choice.path, is_synthetic=False)
@@ -104,6 +103,6 @@ def materialise_source(
     rows, seed = choice.synthetic_rows, choice.synthetic_seed
     target = Path(data_dir) / f"cc_synthetic_{rows}_seed{seed}.csv"
     write_synthetic(rows, seed, target, target.with_suffix(".labels.csv"))
-    banner = SYNTHETIC_BANNER.format(path=default_path, rows=rows, work_dir=work_dir)
+    banner = SYNTHETIC_BANNER.format(path=DEFAULT_DATA_PATH, rows=rows, work_dir=work_dir)
     print(banner)
     return DataSource(target, is_synthetic=True, banner=banner)
