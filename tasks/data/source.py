@@ -18,7 +18,7 @@ from core.errors import ParameterError
 from core.paths import require_input_file
 from core.settings import DEFAULT_DATA_PATH, PipelineSettings
 
-# Peak memory per row of a run's first step, validation (~3.2 KB measured by
+# Peak memory per row of a run's first step, validation (3.0-3.2 KB measured by
 # bench/memory_per_row.py: every field is held as text before it is typed); generating the rows
 # needs far less, so this bounds how many synthetic customers a run may ask for.
 VALIDATION_BYTES_PER_ROW = 3_200

@@ -74,7 +74,7 @@ _SMALL_BALANCE = 50.0
 # its largest, 76,406): tiny or huge floats would be written in scientific notation.
 _SMALLEST_AMOUNT = 0.01
 _LARGEST_AMOUNT = 1e7
-# Peak memory per row while generating and writing (650-760 B measured by
+# Peak memory per row while generating and writing (605-760 B measured by
 # bench/memory_per_row.py): the frame, the Arrow table and the CSV writer's buffers coexist.
 GENERATION_BYTES_PER_ROW = 800
 # The share of the currently free memory one command may plan to use.
