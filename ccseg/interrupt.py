@@ -104,6 +104,15 @@ def _stop_children() -> None:
         child.kill()
 
 
+def _give_up(name: str, code: int) -> None:
+    sys.stderr.write(
+        f"ccseg: interrupted by {name}: the run stopped; its clean-up did not finish within "
+        f"{CLEANUP_DEADLINE_SECONDS:g} s, so the MLflow run may still show RUNNING\n"
+    )
+    sys.stderr.flush()
+    os._exit(code)
+
+
 class _Stopper:
     """The signal handler and its clean-up; one per `ccseg run`."""
 
@@ -118,12 +127,13 @@ class _Stopper:
             os._exit(code)
         self.stopping = True
         parent_run_id, flow_run_id = _active_parent_run_id(), _active_flow_run_id()
-        watchdog = threading.Timer(CLEANUP_DEADLINE_SECONDS, os._exit, args=(code,))
+        name = signal.Signals(signum).name
+        watchdog = threading.Timer(CLEANUP_DEADLINE_SECONDS, _give_up, args=(name, code))
         watchdog.daemon = True
         watchdog.start()
         cleaner = threading.Thread(
             target=self._clean_up_and_exit,
-            args=(signal.Signals(signum).name, code, parent_run_id, flow_run_id),
+            args=(name, code, parent_run_id, flow_run_id),
             daemon=True,
         )
         cleaner.start()
@@ -188,6 +198,12 @@ HOOK_LOGGERS = ("prefect.engine", "prefect.flow_runs")
 def stop_promptly_on_signals(settings: PipelineSettings) -> Iterator[_Stopper]:
     """Install the handlers for the block; yields the stopper (its `take_back_sigterm` is a
     flow hook)."""
+    # Imported now, not in the handler: the main thread may be frozen inside an import then.
+    import mlflow  # noqa: F401
+    import psutil  # noqa: F401
+    from prefect.client.orchestration import get_client  # noqa: F401
+    from prefect.states import Cancelled  # noqa: F401
+
     stopper = _Stopper(settings)
     previous = {sig: signal.signal(sig, stopper.on_signal) for sig in EXIT_CODES}
     chatter = _HookChatter()

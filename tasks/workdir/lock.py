@@ -32,7 +32,8 @@ OWNER_SUFFIX = ".owner.json"
 
 
 def work_dir_lock_path(work_dir: Path) -> Path:
-    return Path(work_dir) / HOUSEKEEPING_DIR / LOCK_FILE
+    # Absolute: the CLI and the flow must name the same lock to share it (re-entrance).
+    return Path(work_dir).resolve() / HOUSEKEEPING_DIR / LOCK_FILE
 
 
 def store_lock_path(settings: PipelineSettings) -> Path | None:
@@ -46,7 +47,7 @@ def store_lock_path(settings: PipelineSettings) -> Path | None:
     if database is not None:
         if database.resolve().parent == Path(settings.work_dir).resolve():
             return None
-        return database.parent / f".{database.name}.ccseg-lock"
+        return database.resolve().parent / f".{database.name}.ccseg-lock"
     digest = hashlib.sha256(settings.tracking_uri.encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"ccseg-{os.getuid()}" / f"store-{digest}.lock"
 

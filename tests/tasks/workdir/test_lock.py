@@ -109,3 +109,13 @@ def test_a_server_store_gets_one_lock_per_uri(settings: PipelineSettings) -> Non
 
     assert store_lock_path(first) != store_lock_path(second)
     assert store_lock_path(first) == store_lock_path(first.model_copy())
+
+
+def test_a_relative_and_an_absolute_name_of_the_folder_share_one_lock(
+    settings: PipelineSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(settings.work_dir.parent)
+    relative = settings.model_copy(update={"work_dir": Path(settings.work_dir.name)})
+
+    with hold_run_locks(relative), hold_run_locks(settings):
+        assert work_dir_lock_path(relative.work_dir) == work_dir_lock_path(settings.work_dir)
