@@ -40,6 +40,6 @@ def run_summary(summary: Any) -> str:
         lines.insert(
             0,
             "this run segmented generated customers, not real ones: its results live apart "
-            f"(in {summary.work_dir}) and never meet the real champion",
+            f"(in {Path(summary.work_dir).resolve()}) and never meet the real champion",
         )
     return "\n".join(prefix + line for line in lines)
