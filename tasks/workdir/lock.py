@@ -119,7 +119,7 @@ def hold_run_locks(settings: PipelineSettings) -> Iterator[None]:
         stack.enter_context(
             _held(
                 work_dir_lock_path(work_dir),
-                f"working folder {work_dir}",
+                f"working folder {work_dir.resolve()}",
                 settings.lock_wait_seconds,
             )
         )
