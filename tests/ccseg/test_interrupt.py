@@ -106,6 +106,22 @@ def _runs(work: Path) -> tuple[list, list]:
     return parents, children
 
 
+def _cancelled_flow_runs() -> int:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    cancelled = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CANCELLED]))
+    )
+    with get_client(sync_client=True) as client:
+        return client.count_flow_runs(flow_run_filter=cancelled)
+
+
 def _assert_stopped_cleanly(
     process: subprocess.Popen[str], work: Path, signal_name: str, code: int
 ) -> None:
@@ -137,10 +153,12 @@ def test_ctrl_c_ends_the_run_in_one_line_and_a_second_run_is_refused_meanwhile(
         line for line in err.splitlines() if line.startswith("ccseg: error: working folder")
     ]
     assert f"is in use by another ccseg run (pid {running.pid} on " in err
+    cancelled_before = _cancelled_flow_runs()
 
     os.killpg(running.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
 
     _assert_stopped_cleanly(running, work, "SIGINT", 130)
+    assert _cancelled_flow_runs() == cancelled_before + 1  # Prefect's view agrees
 
 
 def test_sigterm_ends_the_run_and_the_next_run_completes_on_the_same_folder(
