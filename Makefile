@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.synced
-# The real dataset lives beside the project; CCSEG_DATA_PATH overrides it.
-CCSEG_DATA_PATH ?= ../shared/data/cc_general.csv
-export CCSEG_DATA_PATH
+# The real dataset is read from ../shared/data/cc_general.csv (core/settings.py); a
+# CCSEG_DATA_PATH in your environment overrides it and must then exist. Without either, the run
+# segments synthetic customers in ./synthetic/ and says so: it is never mixed with real results.
 
 .PHONY: run test lint format browser bench clean
 
@@ -42,4 +42,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m bench
 
 clean:
-	rm -rf $(VENV) mlruns mlflow.db mlartifacts outputs reports .pytest_cache
+	rm -rf $(VENV) mlruns mlflow.db mlartifacts outputs reports .ccseg synthetic .pytest_cache

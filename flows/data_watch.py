@@ -24,6 +24,8 @@ from tasks.data.landing import (
     load_state,
     mark_announced,
     require_landing_dir,
+    require_pattern,
+    require_state_file,
     save_state,
     scan_landing,
 )
@@ -65,7 +67,10 @@ def watch_landing(
     if settle_seconds < 0:
         raise ParameterError(f"settle_seconds must be 0 or more, got {settle_seconds}")
     landing = require_landing_dir(Path(landing_dir))
-    state_path = Path(state_file) if state_file is not None else landing / STATE_FILE_NAME
+    require_pattern(pattern)
+    state_path = require_state_file(
+        Path(state_file) if state_file is not None else landing / STATE_FILE_NAME
+    )
     state = load_state(state_path)
     scan = scan_landing(landing, pattern, state, datetime.now(UTC).timestamp(), settle_seconds)
 
@@ -94,7 +99,11 @@ def watch(
 ) -> list[LandedFile]:
     """`ccseg watch`: one look at the landing folder, checked before a flow run starts."""
     require_event_api()
-    require_landing_dir(Path(landing_dir))
+    landing = require_landing_dir(Path(landing_dir))
+    require_pattern(pattern)
+    require_state_file(Path(state_file) if state_file is not None else landing / STATE_FILE_NAME)
+    if settle_seconds < 0:
+        raise ParameterError(f"--settle-seconds must be 0 or more, got {settle_seconds:g}")
     return watch_landing(
         landing_dir=landing_dir,
         pattern=pattern,

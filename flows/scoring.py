@@ -7,12 +7,39 @@ from pathlib import Path
 
 from prefect import flow, task
 
-from core.settings import load_settings
-from tasks.data.ingest import validate_data, write_outputs
+from core.errors import ParameterError
+from core.paths import require_input_file, require_writable_dir, require_writable_file
+from core.settings import load_settings, require_existing_store
+from tasks.data.ingest import require_clean_rows, validate_data, write_outputs
 from tasks.mlops.champion import load_model_with_names
 from tasks.mlops.tracking import point_mlflow_at
 from tasks.retries import retry_unless_user_error
 from tasks.segmentation.assignments import assign_segments, write_table
+
+
+@dataclass(frozen=True)
+class ScoringOutputs:
+    """Every file `ccseg score --out PATH` writes: the table twice, and the validation beside it."""
+
+    table: Path  # CSV, as named by the user
+    parquet: Path
+    validation_dir: Path  # clean.parquet, quarantine.csv (rejected rows with reasons), summary
+
+    @classmethod
+    def for_path(cls, output_path: Path) -> ScoringOutputs:
+        path = Path(output_path)
+        return cls(path, path.with_suffix(".parquet"), path.with_name(f"{path.stem}_validation"))
+
+    def check(self) -> ScoringOutputs:
+        """Each target writable and of the right kind, before anything is read or written."""
+        if self.table == self.parquet:
+            raise ParameterError(
+                f"--out {self.table}: name a .csv file; a Parquet copy is written beside it"
+            )
+        require_writable_file(self.table, "--out")
+        require_writable_file(self.parquet, "--out's Parquet copy")
+        require_writable_dir(self.validation_dir, "--out's validation folder")
+        return self
 
 
 @dataclass(frozen=True)
@@ -36,15 +63,23 @@ load_model = task(
 
 @flow(name="scoring", log_prints=True)
 def scoring(data_path: Path, output_path: Path, model_uri: str | None = None) -> ScoringSummary:
-    """Validate `data_path` with the same contract; write customer -> segment to `output_path`."""
+    """Validate `data_path` with the same contract; write customer -> segment to `output_path`.
+
+    Writes `ScoringOutputs.for_path(output_path)`: the CSV, a Parquet copy and the validation
+    folder (quarantined rows with their reasons). Reads the model from the store of the working
+    folder (or MLFLOW_TRACKING_URI); a missing store is an error, never created empty.
+    """
     settings = load_settings()
+    outputs = ScoringOutputs.for_path(output_path).check()
+    require_input_file(Path(data_path), "--data file")
+    require_existing_store(settings)
     point_mlflow_at(settings.tracking_uri)
     model_uri = model_uri or f"models:/{settings.registered_model_name}@champion"
     pipeline, names = load_model(model_uri)
-    ingest = validate_data(Path(data_path))
-    write_outputs(ingest, Path(output_path).parent / f"{Path(output_path).stem}_validation")
+    ingest = require_clean_rows(validate_data(Path(data_path)))
+    write_outputs(ingest, outputs.validation_dir)
     table = assign_segments(pipeline, ingest.clean, names)
-    written = write_table(table, Path(output_path))
+    written = write_table(table, outputs.table)
     print(
         f"scored {len(table):,} customers with {model_uri}; "
         f"{ingest.summary.rows_quarantined:,} quarantined"

@@ -5,7 +5,7 @@ Read it top to bottom: every step is a task from `tasks/`; this file only wires 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mlflow
@@ -14,10 +14,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from core.errors import ParameterError
-from core.settings import load_settings
-from tasks.data.ingest import validate_data, write_outputs
-from tasks.data.source import resolve_data
+from core.settings import PipelineSettings, load_settings
+from tasks.data.ingest import require_clean_rows, validate_data, write_outputs
+from tasks.data.source import DataSource, choose_source, materialise_source
 from tasks.mlops.cell_runs import fit_and_log_cell, grid_table
 from tasks.mlops.champion import previous_assignments
 from tasks.mlops.registry import Promotion, promote
@@ -27,8 +26,18 @@ from tasks.report.publish import publish_outputs
 from tasks.retries import retry_unless_user_error
 from tasks.segmentation.evaluation import evaluate_registered
 from tasks.segmentation.features import engineer_features_task
-from tasks.segmentation.grid import GridSpec, default_grid, expand_grid
+from tasks.segmentation.grid import GridCell, GridSpec, cells_for_rows, default_grid, expand_grid
 from tasks.segmentation.selection import select_cell
+from tasks.workdir.lock import hold_run_locks
+from tasks.workdir.runs import (
+    RunFolder,
+    check_data_kind,
+    check_work_dir_layout,
+    clear_abandoned_runs,
+    discard_run,
+    open_run,
+    publish_run,
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,9 @@ class SegmentationSummary:
     segments_path: Path
     report_path: Path | None
     is_synthetic: bool
+    # Where to look afterwards: the working folder and the MLflow store the run used.
+    work_dir: Path | None = None
+    tracking_uri: str | None = None
 
 
 # Registry I/O is retried: a transient store error must not lose a finished grid.
@@ -61,23 +73,57 @@ promote_task = task(
 def segmentation(
     data_path: Path | None = None,
     grid: GridSpec | None = None,
-    output_dir: Path | None = None,
+    work_dir: Path | None = None,
     synthetic_rows: int = 20_000,
     synthetic_seed: int = 0,
 ) -> SegmentationSummary:
-    """Segment the customers in `data_path` (default: the real file, else synthetic data)."""
-    settings = load_settings()
+    """Segment the customers in `data_path` (else CCSEG_DATA_PATH, the real file, or synthetic).
+
+    Everything lands in the working folder (`work_dir`, default CCSEG_WORK_DIR): the run holds its
+    lock throughout, writes into a folder of its own, and is published as `outputs/` and
+    `reports/` in one step at the end, or not at all.
+    """
+    settings = load_settings(**({"work_dir": Path(work_dir)} if work_dir is not None else {}))
     grid = grid or default_grid()
     cells = expand_grid(grid)  # a bad grid fails here, before any work
-    if synthetic_rows < 1:
-        raise ParameterError(f"synthetic_rows must be at least 1, got {synthetic_rows}")
-    out = Path(output_dir) if output_dir is not None else settings.outputs_dir
-
-    source = resolve_data(
-        data_path, settings.data_path, out / "synthetic", synthetic_rows, synthetic_seed
+    choice = choose_source(data_path, settings, synthetic_rows, synthetic_seed)
+    if choice.is_synthetic:
+        settings = settings.for_synthetic_data()  # never beside, or compared with, real results
+    check_work_dir_layout(settings.work_dir)
+    check_data_kind(settings.work_dir, choice.is_synthetic)
+    with hold_run_locks(settings):
+        clear_abandoned_runs(settings.work_dir)
+        run = open_run(settings.work_dir, flow_run.name or "local")
+        try:
+            source = materialise_source(choice, run.data, settings.work_dir)
+            summary = _segment(settings, source, grid, cells, run)
+            publish_run(run, source.is_synthetic, settings.keep_runs)
+        except BaseException:
+            discard_run(run)
+            raise
+    return replace(
+        summary,
+        segments_path=run.published(summary.segments_path),
+        report_path=run.published(summary.report_path) if summary.report_path else None,
+        work_dir=settings.work_dir,
+        tracking_uri=settings.tracking_uri,
     )
-    ingest = validate_data(source.path)
+
+
+def _segment(
+    settings: PipelineSettings,
+    source: DataSource,
+    grid: GridSpec,
+    cells: list[GridCell],
+    run: RunFolder,
+) -> SegmentationSummary:
+    """The run itself, writing only into `run`'s folder and the MLflow store."""
+    out = run.outputs
+    ingest = require_clean_rows(validate_data(source.path))
     write_outputs(ingest, out / "validation")
+    cells, skipped = cells_for_rows(cells, ingest.summary.rows_clean)
+    if skipped:
+        print(skipped)
     features = engineer_features_task(ingest.clean, ingest.summary.sha256, source_hash())
     version = code_version()
 
@@ -127,7 +173,7 @@ def segmentation(
             previous_labels=previous,
             source=source,
             out=out,
-            reports_dir=settings.reports_dir,
+            reports_dir=run.reports,
         )
 
     return SegmentationSummary(

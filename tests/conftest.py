@@ -21,9 +21,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def _real_data_path() -> Path:
-    from core.settings import PipelineSettings
+    from core.settings import DEFAULT_DATA_PATH, PipelineSettings
 
-    path = PipelineSettings().data_path
+    path = PipelineSettings().data_path or DEFAULT_DATA_PATH
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
 
 

@@ -27,6 +27,7 @@ ALLOWED_TASK_PACKAGES: dict[str, set[str]] = {
     "mlops": {"data", "segmentation"},
     "report": {"data", "segmentation", "profiling", "mlops"},
     "loadtest": set(),
+    "workdir": set(),
 }
 
 

@@ -18,6 +18,7 @@ import pandera.errors
 from prefect import task
 
 from core.errors import FileLevelError, ParameterError
+from core.paths import require_input_file
 from schemas.columns import CUST_ID, NUMERIC_COLUMNS, RAW_COLUMNS
 from schemas.raw import (
     CLEAN_DTYPES,
@@ -35,6 +36,8 @@ NA_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none"})
 LINE = "line"
 EXTRA_FIELDS = "extra_fields"
 REASONS = "reasons"
+# Enough of a file's start for its header and first rows (CC GENERAL rows are ~100 bytes).
+HEAD_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -76,27 +79,61 @@ class RawTable:
     sha256: str = ""  # of the bytes that were read, so the recorded hash is of what was validated
 
 
-def _decode(path: Path) -> tuple[str, str]:
-    """The file's text and the sha256 of its bytes (one read: the file may change meanwhile)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise FileLevelError(path, "file not found") from None
-    except IsADirectoryError:
-        raise FileLevelError(path, "is a directory, not a CSV file") from None
-    except OSError as exc:
-        raise FileLevelError(path, f"cannot be read ({exc.strerror})") from None
-    if not data.strip():
+def _text_of(path: Path, data: bytes, complete: bool = True) -> str:
+    """The bytes as text, or the file-level problem; `complete=False` for the head of a file."""
+    if complete and not data.strip():
         raise FileLevelError(path, "file is empty")
     if b"\x00" in data[:8192]:
         raise FileLevelError(path, "binary content (NUL bytes): not a CSV text file")
     try:
         # utf-8-sig drops a byte-order mark that spreadsheet exports add.
-        return data.decode("utf-8-sig"), hashlib.sha256(data).hexdigest()
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        # The head of a file may end inside a character: only a byte well before the cut counts.
+        if not complete and exc.start >= len(data) - 3:
+            return data[: exc.start].decode("utf-8-sig")
         raise FileLevelError(
             path, f"not UTF-8 text (undecodable byte 0x{data[exc.start]:02x} at offset {exc.start})"
         ) from None
+
+
+def _decode(path: Path) -> tuple[str, str]:
+    """The file's text and the sha256 of its bytes (one read: the file may change meanwhile)."""
+    require_input_file(path)  # a FIFO would make the read below wait forever
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileLevelError(path, f"cannot be read ({exc.strerror})") from None
+    return _text_of(path, data), hashlib.sha256(data).hexdigest()
+
+
+def check_file_head(path: Path, what: str = "data file", head_bytes: int = HEAD_BYTES) -> Path:
+    """The file-level checks that need only the file's start: a bad file fails before any work.
+
+    Kind and readability, empty, binary, not UTF-8, another delimiter, required columns missing,
+    header only. The full read repeats them; this one reads at most `head_bytes`.
+    """
+    path = require_input_file(Path(path), what)
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(head_bytes)
+            complete = not stream.read(1)
+    except OSError as exc:
+        raise FileLevelError(path, f"cannot be read ({exc.strerror})") from None
+    if not head.strip() and complete:
+        raise FileLevelError(path, "file is empty")
+    text = _text_of(path, head, complete)
+    lines = text.splitlines()
+    if not complete:
+        lines = lines[:-1]  # the last line may be cut short
+    non_blank = [line for line in lines if line.strip()]
+    if not non_blank:
+        return path
+    header = next(csv.reader([non_blank[0]]))
+    _normalise_header(path, header)
+    if complete and len(non_blank) == 1:
+        raise FileLevelError(path, "header only: the file has no data rows")
+    return path
 
 
 def _normalise_header(path: Path, header: list[str]) -> tuple[list[str], list[str]]:
@@ -298,6 +335,20 @@ def read_and_validate(path: Path) -> IngestResult:
     path = Path(path)
     table = read_raw_table(path)
     return validate_table(table, source=str(path), sha256=table.sha256)
+
+
+def require_clean_rows(result: IngestResult) -> IngestResult:
+    """A file whose every row was quarantined leaves nothing to segment or score: say why."""
+    summary = result.summary
+    if summary.rows_clean:
+        return result
+    top = sorted(((n, rule) for rule, n in summary.hard_rule_counts.items() if n), reverse=True)[:3]
+    reasons = ", ".join(f"{rule} {n:,}" for n, rule in top)
+    raise FileLevelError(
+        summary.source,
+        f"all {summary.rows_in:,} rows were quarantined ({reasons}); nothing to use. "
+        f"See each row's reasons with `ccseg validate {summary.source} --out DIR`",
+    )
 
 
 def write_outputs(result: IngestResult, out_dir: Path) -> dict[str, Path]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ParameterError
+from core.paths import require_input_file, require_writable_file
 
 LANDED_EVENT = "ccseg.data.landed"
 RESOURCE_PREFIX = "ccseg.data."
@@ -92,6 +93,21 @@ def require_landing_dir(landing_dir: Path) -> Path:
             "files are dropped into)"
         )
     return landing_dir.resolve()
+
+
+def require_pattern(pattern: str) -> str:
+    """A glob for file names in the landing folder (`*.csv`); an empty one matches nothing."""
+    if not pattern.strip():
+        raise ParameterError("--pattern is empty: give a glob for the files to take, e.g. '*.csv'")
+    if pattern.startswith("/") or ".." in Path(pattern).parts:
+        raise ParameterError(f"--pattern {pattern!r} must name files inside the landing folder")
+    return pattern
+
+
+def require_state_file(state_file: Path) -> Path:
+    """The seen-hashes file: a file we can replace (or create), never a folder."""
+    require_writable_file(state_file, "--state-file")
+    return state_file
 
 
 def candidate_files(landing_dir: Path, pattern: str) -> list[Path]:
@@ -197,7 +213,5 @@ def save_state(state: LandingState, state_file: Path) -> Path:
 
 def landed_file(path: Path) -> LandedFile:
     """Describe one file for a hand-made announcement (`ccseg notify`)."""
-    if not path.is_file():
-        raise ParameterError(f"file not found: {path}")
-    resolved = path.resolve()
+    resolved = require_input_file(path, "file").resolve()
     return LandedFile(resolved, sha256_of(resolved), resolved.stat().st_size)

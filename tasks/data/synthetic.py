@@ -74,6 +74,11 @@ _SMALL_BALANCE = 50.0
 # its largest, 76,406): tiny or huge floats would be written in scientific notation.
 _SMALLEST_AMOUNT = 0.01
 _LARGEST_AMOUNT = 1e7
+# Peak memory per row while generating and writing (605-760 B measured by
+# bench/memory_per_row.py): the frame, the Arrow table and the CSV writer's buffers coexist.
+GENERATION_BYTES_PER_ROW = 800
+# The share of the currently free memory one command may plan to use.
+USABLE_MEMORY_SHARE = 0.8
 
 
 class _Draws:
@@ -221,16 +226,41 @@ def customer_ids(rows: int) -> pd.Series:
     return "S" + pd.Series(np.arange(1, rows + 1)).astype(str).str.zfill(7)
 
 
-def _check_rows_and_seed(rows: int, seed: int) -> None:
+def max_rows_in_memory(bytes_per_row: int, available_bytes: int | None = None) -> int:
+    """How many rows fit in the memory free right now (a share of it: others need some too)."""
+    if available_bytes is None:
+        import psutil
+
+        available_bytes = psutil.virtual_memory().available
+    return max(1, int(available_bytes * USABLE_MEMORY_SHARE) // bytes_per_row)
+
+
+def check_synthetic_size(
+    rows: int,
+    seed: int,
+    bytes_per_row: int = GENERATION_BYTES_PER_ROW,
+    rows_name: str = "rows",
+    seed_name: str = "seed",
+) -> None:
+    """Whole numbers in range, and no more rows than memory holds (refused, not swapped out).
+
+    `rows_name` and `seed_name` are how the caller's user named them (`--rows`, ...).
+    """
     if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
-        raise ParameterError(f"rows must be a whole number of at least 1, got {rows!r}")
+        raise ParameterError(f"{rows_name} must be a whole number of at least 1, got {rows!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError(f"seed must be a whole number of at least 0, got {seed!r}")
+        raise ParameterError(f"{seed_name} must be a whole number of at least 0, got {seed!r}")
+    limit = max_rows_in_memory(bytes_per_row)
+    if rows > limit:
+        raise ParameterError(
+            f"{rows_name} {rows:,} needs about {rows * bytes_per_row / 2**30:.1f} GiB of memory; "
+            f"at most {limit:,} rows fit in the memory free now"
+        )
 
 
 def generate_synthetic(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
     """A clean frame (RAW_COLUMNS, contract dtypes) and its planted segment per row."""
-    _check_rows_and_seed(rows, seed)
+    check_synthetic_size(rows, seed)
     draws = _Draws(rows, seed)
     tenure = _tenure(draws)
     limit = _credit_limit(draws)
@@ -276,7 +306,7 @@ def _write_csv(table: pa.Table, path: Path) -> None:
 
 def write_synthetic(rows: int, seed: int, out: Path, labels_out: Path | None = None) -> Path:
     """Generate and write the CSV (and `CUST_ID,segment` labels if asked); returns `out`."""
-    _check_rows_and_seed(rows, seed)
+    check_synthetic_size(rows, seed)
     if labels_out is not None and Path(labels_out).resolve() == Path(out).resolve():
         raise ParameterError(f"the labels file and the output are the same file: {out}")
     out = _writable_target(out, "output")

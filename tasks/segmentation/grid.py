@@ -266,3 +266,32 @@ def default_grid() -> GridSpec:
             "silhouette_sample_size": 5_000,
         }
     )
+
+
+def _rows_needed(cell: GridCell) -> int:
+    """The fewest customers a cell can be fitted and scored on: a silhouette needs one row more
+    than segments (HDBSCAN copes with any size: too few rows is all noise, a degenerate cell)."""
+    return cell.k + 1 if cell.k is not None else 2
+
+
+def cells_for_rows(cells: list[GridCell], rows: int) -> tuple[list[GridCell], str | None]:
+    """The cells that can be fitted on `rows` customers, and a note naming those skipped.
+
+    One impossible cell (k = 8 on 5 customers) must not sink the others; no possible cell at
+    all is the user's to fix.
+    """
+    kept = [cell for cell in cells if _rows_needed(cell) <= rows]
+    skipped = [cell.cell_id for cell in cells if _rows_needed(cell) > rows]
+    if not kept:
+        raise GridSpecError(
+            f"every grid cell needs more customers than the {rows:,} clean row(s): "
+            f"{', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}; "
+            "use smaller k (--grid) or more data"
+        )
+    note = (
+        f"skipped {len(skipped)} grid cell(s) that need more than {rows:,} customers: "
+        f"{', '.join(skipped)}"
+        if skipped
+        else None
+    )
+    return kept, note

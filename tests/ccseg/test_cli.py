@@ -126,7 +126,9 @@ def test_usage_error_exits_2_without_a_traceback(
 
     captured = capsys.readouterr()
     assert code == 2
-    assert "Error:" in captured.err
+    assert len(captured.err.splitlines()) == 1
+    assert captured.err.startswith("ccseg: error: ")
+    assert "--help" in captured.err  # says where the usage is
     assert "Traceback" not in captured.err + captured.out
     assert not out.exists()
 
@@ -184,3 +186,45 @@ def test_installed_console_script_exits_2_with_one_stderr_line(tmp_path: Path) -
     ]
     assert finished.stdout == ""
     assert not out.exists()
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_section(title: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def _pipeline_commands() -> dict[str, object]:
+    root = typer.main.get_command(app)
+    return {name: cmd for name, cmd in root.commands.items() if name != "chatbot"}
+
+
+@pytest.mark.parametrize("name", sorted(_pipeline_commands()))
+def test_readme_documents_every_flag_of_every_pipeline_command(name: str) -> None:
+    section = _readme_section("The CLI")
+    if name == "loadtest":  # its many options are explained in a section of their own
+        section += _readme_section("Load-testing the chat service")
+    command = _pipeline_commands()[name]
+    flags = {
+        opt
+        for param in command.params
+        for opt in param.opts
+        if opt.startswith("--") and opt != "--help"
+    }
+
+    assert f"`ccseg {name}" in section
+    assert sorted(flag for flag in flags if flag not in section) == []
+
+
+def test_readme_documents_every_pipeline_setting() -> None:
+    from core.settings import PipelineSettings
+
+    section = _readme_section("The CLI")
+    names = {f"CCSEG_{field.upper()}" for field in PipelineSettings.model_fields}
+
+    assert sorted(n for n in names if n not in section) == []
+    assert "MLFLOW_TRACKING_URI" in section

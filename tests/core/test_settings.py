@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from core.errors import CcsegError, ParameterError
-from core.settings import DEFAULT_DATA_PATH, PipelineSettings, load_settings
+from core.settings import (
+    DEFAULT_DATA_PATH,
+    PipelineSettings,
+    load_settings,
+    require_existing_store,
+)
 
 SETTING_VARIABLES = (
     "CCSEG_DATA_PATH",
@@ -16,6 +21,8 @@ SETTING_VARIABLES = (
     "CCSEG_EXPERIMENT_NAME",
     "CCSEG_REGISTERED_MODEL_NAME",
     "MLFLOW_TRACKING_URI",
+    "CCSEG_LOCK_WAIT_SECONDS",
+    "CCSEG_KEEP_RUNS",
 )
 
 
@@ -30,7 +37,7 @@ def bare_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_defaults_need_no_environment() -> None:
     settings = load_settings()
 
-    assert settings.data_path == DEFAULT_DATA_PATH
+    assert settings.data_path is None  # unset: the real file beside the project, else synthetic
     assert settings.experiment_name == "cc-segmentation"
     assert settings.registered_model_name == "cc-segmentation"
     assert settings.outputs_dir == Path("outputs")
@@ -123,3 +130,83 @@ def test_unrelated_ccseg_variables_are_ignored(bare_environment: pytest.MonkeyPa
     bare_environment.setenv("CCSEG_SOMETHING_ELSE", "1")
 
     assert isinstance(load_settings(), PipelineSettings)
+
+
+def test_empty_data_path_variable_means_unset_not_the_current_folder(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    bare_environment.setenv("CCSEG_DATA_PATH", "  ")
+
+    assert load_settings().data_path is None
+
+
+def test_the_real_file_is_looked_for_beside_the_project_not_the_current_folder() -> None:
+    assert DEFAULT_DATA_PATH.is_absolute()
+    assert DEFAULT_DATA_PATH.parts[-3:] == ("shared", "data", "cc_general.csv")
+
+
+def test_synthetic_runs_get_their_own_folder_experiment_and_model(
+    tmp_path: Path, bare_environment: pytest.MonkeyPatch
+) -> None:
+    bare_environment.setenv("CCSEG_WORK_DIR", str(tmp_path))
+    real = load_settings()
+
+    synthetic = real.for_synthetic_data()
+
+    assert synthetic.work_dir == tmp_path / "synthetic"
+    assert synthetic.tracking_uri == f"sqlite:///{tmp_path / 'synthetic' / 'mlflow.db'}"
+    assert synthetic.experiment_name == "cc-segmentation-synthetic"
+    assert synthetic.registered_model_name == "cc-segmentation-synthetic"
+    assert real.work_dir == tmp_path  # the real settings are untouched
+
+
+def test_a_shared_tracking_server_keeps_synthetic_models_under_another_name(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    bare_environment.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+
+    synthetic = load_settings().for_synthetic_data()
+
+    assert synthetic.tracking_uri == "http://127.0.0.1:5000"
+    assert synthetic.registered_model_name != load_settings().registered_model_name
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("sqlite:////abs/folder/mlflow.db", Path("/abs/folder/mlflow.db")),
+        ("sqlite:///relative/mlflow.db", Path("relative/mlflow.db")),
+        ("http://127.0.0.1:5000", None),
+        ("postgresql://u@db/mlflow", None),
+    ],
+)
+def test_sqlite_store_path_is_the_database_file_or_none(
+    uri: str, expected: Path | None, bare_environment: pytest.MonkeyPatch
+) -> None:
+    bare_environment.setenv("MLFLOW_TRACKING_URI", uri)
+
+    assert load_settings().sqlite_store_path == expected
+
+
+def test_reading_a_model_never_creates_an_empty_store(
+    tmp_path: Path, bare_environment: pytest.MonkeyPatch
+) -> None:
+    bare_environment.setenv("CCSEG_WORK_DIR", str(tmp_path))
+
+    with pytest.raises(ParameterError, match=r"no MLflow store at .*mlflow\.db"):
+        require_existing_store(load_settings())
+
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "setting"),
+    [("CCSEG_LOCK_WAIT_SECONDS", "-1", "lock_wait_seconds"), ("CCSEG_KEEP_RUNS", "0", "keep_runs")],
+)
+def test_out_of_range_run_settings_are_parameter_errors(
+    variable: str, value: str, setting: str, bare_environment: pytest.MonkeyPatch
+) -> None:
+    bare_environment.setenv(variable, value)
+
+    with pytest.raises(ParameterError, match=setting):
+        load_settings()

@@ -14,7 +14,7 @@ from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFi
 from prefect.events.schemas.events import ReceivedEvent
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from core.errors import ParameterError
+from core.errors import FileLevelError, ParameterError
 from flows.data_watch import notify, watch, watch_landing
 from tasks.data.landing import (
     LANDED_EVENT,
@@ -202,6 +202,6 @@ def test_notify_announces_a_file_by_hand_even_if_seen(prefect_api: None, landing
     assert len(wait_for_landed_events(resource_id(csv), expected=2)) == 2
 
 
-def test_notify_on_a_missing_file_is_a_parameter_error(prefect_api: None, tmp_path: Path) -> None:
-    with pytest.raises(ParameterError, match="file not found"):
+def test_notify_on_a_missing_file_is_a_file_level_error(prefect_api: None, tmp_path: Path) -> None:
+    with pytest.raises(FileLevelError, match=r"missing\.csv: file not found"):
         notify(tmp_path / "missing.csv")

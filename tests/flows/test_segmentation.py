@@ -223,3 +223,70 @@ def test_bad_grid_spec_fails_before_any_work(
     assert len(err) == 1 and err[0].startswith("ccseg: error:")
     assert culprit in err[0]
     assert list(tmp_path.iterdir()) == []  # no store, no outputs: nothing ran
+
+
+def test_cells_asking_for_more_segments_than_customers_are_skipped_not_fatal(
+    tmp_path: Path,
+) -> None:
+    data = write_synthetic(60, 4, tmp_path / "small.csv")
+
+    summary, settings = run_flow(tmp_path, data, small_grid([3, 80]))
+
+    assert summary.chosen_cell_id == "log_scaled|kmeans|k=3|seed=0"
+    runs = child_runs(settings, summary.parent_run_id)
+    assert list(runs["tags.grid_cell"]) == ["log_scaled|kmeans|k=3|seed=0"]
+
+
+def test_a_typo_in_the_data_path_fails_the_flow_and_generates_nothing(tmp_path: Path) -> None:
+    from core.errors import FileLevelError
+
+    with pytest.raises(FileLevelError, match="--data file not found"):
+        run_flow(tmp_path, tmp_path / "typo.csv", small_grid([3]))
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_any_data_a_synthetic_run_stays_apart_from_real_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.segmentation import segmentation
+
+    monkeypatch.setattr("tasks.data.source.DEFAULT_DATA_PATH", tmp_path / "absent.csv")
+    monkeypatch.setenv("CCSEG_WORK_DIR", str(tmp_path))
+    monkeypatch.delenv("CCSEG_DATA_PATH", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+    summary = segmentation(grid=small_grid([3, 4]), synthetic_rows=600)
+
+    assert summary.is_synthetic
+    assert summary.work_dir == tmp_path / "synthetic"
+    assert summary.segments_path == tmp_path / "synthetic" / "outputs" / "segments.csv"
+    assert summary.promotion.model_name == "cc-segmentation-synthetic"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["synthetic"]  # nothing beside real runs
+    client = MlflowClient(summary.tracking_uri)
+    parent = client.get_run(summary.parent_run_id)
+    assert parent.data.tags["data.synthetic"] == "true"
+    assert client.get_experiment(parent.info.experiment_id).name == "cc-segmentation-synthetic"
+
+
+def test_scoring_a_batch_with_every_row_quarantined_is_one_clear_error(
+    first_run, workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    lines = write_synthetic(2, 9, workspace / "batch.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    bad = [line.split(",") for line in lines[1:]]
+    for cells in bad:
+        cells[header.index("TENURE")] = "-1"
+    batch = workspace / "all_bad.csv"
+    batch.write_text("\n".join([lines[0], *(",".join(c) for c in bad)]) + "\n")
+    monkeypatch.setenv("CCSEG_WORK_DIR", str(workspace))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+    code = main(["score", "--data", str(batch), "--out", str(workspace / "bad_scored.csv")])
+
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2
+    assert len(err) == 1
+    assert err[0].startswith(f"ccseg: error: {batch}: all 2 rows were quarantined")
+    assert not (workspace / "bad_scored.csv").exists()
+    assert not (workspace / "bad_scored_validation").exists()

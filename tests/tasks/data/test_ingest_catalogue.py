@@ -12,7 +12,7 @@ import pytest
 from ccseg.cli import main
 from core.errors import FileLevelError
 from schemas.columns import RAW_COLUMNS
-from tasks.data.ingest import read_and_validate
+from tasks.data.ingest import check_file_head, read_and_validate
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
 
@@ -140,6 +140,33 @@ def test_cli_file_level_problem_exits_2_with_one_line_and_writes_nothing(
     assert FILE_LEVEL_CASES[kind].problem in captured.err
     assert "Traceback" not in captured.err + captured.out
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("kind", FILE_LEVEL_CASES)
+def test_the_head_check_finds_the_same_problem_as_the_full_read(
+    kind: str, csv_builder, tmp_path: Path
+) -> None:
+    # `ccseg run` and `score` check a file's head before Prefect starts; the message must be
+    # the one the full read would give later.
+    path = _make_input(FILE_LEVEL_CASES[kind], csv_builder, tmp_path)
+    with pytest.raises(FileLevelError) as full:
+        read_and_validate(path)
+
+    with pytest.raises(FileLevelError) as head:
+        check_file_head(path)
+
+    assert str(head.value) == str(full.value)
+
+
+def test_the_head_check_passes_a_file_whose_head_ends_inside_a_character(
+    csv_builder, tmp_path: Path
+) -> None:
+    text = csv_builder.text(csv_builder.with_cells(1, CUST_ID="Té0002")).encode()
+    path = tmp_path / "accents.csv"
+    path.write_bytes(text)
+    cut = text.index("é".encode()) + 1  # the first of the two bytes of é
+
+    assert check_file_head(path, head_bytes=cut) == path
 
 
 # ---- Row-level problems: exit 0, bad rows quarantined with reasons, counts that add up. ----

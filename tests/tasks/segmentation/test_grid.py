@@ -12,6 +12,7 @@ from tasks.segmentation.grid import (
     GridCell,
     GridSpec,
     GridSpecError,
+    cells_for_rows,
     default_grid,
     expand_grid,
     parse_grid_spec,
@@ -183,3 +184,45 @@ def test_a_grid_spec_is_frozen() -> None:
     grid = default_grid()
     with pytest.raises(Exception, match="frozen"):
         grid.seeds = [1]  # type: ignore[misc]
+
+
+def _cells(ks: list[int], algorithms: tuple[str, ...] = ("kmeans",)) -> list[GridCell]:
+    spec = parse_grid_spec(
+        {
+            "feature_sets": ["log_scaled"],
+            "algorithms": [
+                {"name": name, "ks": ks}
+                if name != "hdbscan"
+                else {"name": "hdbscan", "params": {"min_cluster_size": [50]}}
+                for name in algorithms
+            ],
+        }
+    )
+    return expand_grid(spec)
+
+
+def test_cells_that_ask_for_more_segments_than_rows_are_skipped_and_named() -> None:
+    kept, note = cells_for_rows(_cells([3, 12, 40]), rows=20)
+
+    assert [cell.k for cell in kept] == [3, 12]
+    assert note == (
+        "skipped 1 grid cell(s) that need more than 20 customers: log_scaled|kmeans|k=40|seed=0"
+    )
+
+
+def test_k_must_stay_below_the_row_count_for_a_silhouette() -> None:
+    kept, _ = cells_for_rows(_cells([19, 20]), rows=20)
+
+    assert [cell.k for cell in kept] == [19]
+
+
+def test_cells_without_k_are_kept_on_few_rows() -> None:
+    kept, note = cells_for_rows(_cells([30], ("kmeans", "hdbscan")), rows=20)
+
+    assert [cell.algorithm for cell in kept] == ["hdbscan"]
+    assert note is not None and "k=30" in note
+
+
+def test_a_grid_with_no_cell_that_fits_is_one_clear_error() -> None:
+    with pytest.raises(GridSpecError, match=r"every grid cell needs more customers than the 5 "):
+        cells_for_rows(_cells([8, 9]), rows=5)
