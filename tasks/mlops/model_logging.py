@@ -25,7 +25,7 @@ from mlflow import MlflowClient
 from mlflow.environment_variables import MLFLOW_LOG_UV_FILES
 from mlflow.models import ModelSignature
 from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
-from mlflow.types.schema import ColSpec, Schema
+from mlflow.types.schema import AnyType, ColSpec, Schema
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.transactions import get_transaction
@@ -68,12 +68,17 @@ def model_requirements() -> list[str]:
 def model_signature() -> ModelSignature:
     """CC GENERAL rows in, one row per customer out.
 
-    Counts are `long` because `pandas.read_csv` reads them as int64 and MLflow refuses int64 for
-    a double; the two columns the contract lets be empty are optional (absent key or NaN).
+    Counts are `long`: whole by contract, `pandas.read_csv` always reads them as int64 (MLflow
+    refuses int64 for a double). Amounts, frequencies and shares are declared `Any`: pandas
+    reads one as int64 or float64 depending on whether the batch happens to hold a decimal
+    (the real file's credit limits are whole numbers; only its one empty limit makes that
+    column float), and MLflow accepts no both-ways type. The model checks them itself and
+    names the row and column it cannot score. CREDIT_LIMIT and MINIMUM_PAYMENTS are optional:
+    a missing key, an absent column or NaN.
     """
     inputs = [ColSpec("string", CUST_ID)]
     for column in NUMERIC_COLUMNS:
-        kind = "long" if column in COUNT_COLUMNS else "double"
+        kind = "long" if column in COUNT_COLUMNS else AnyType()
         inputs.append(ColSpec(kind, column, required=column not in OPTIONAL_COLUMNS))
     outputs = [
         ColSpec("string", CUST_ID),
@@ -117,10 +122,19 @@ def log_segment_model(model: SegmentModel, tracking_uri: str, run_id: str) -> st
     with tempfile.TemporaryDirectory(prefix="ccseg-card-") as folder, shipped_code() as code:
         card = Path(folder) / SEGMENT_CARD_FILE
         card.write_text(model.card_json, encoding="utf-8")
+        # Created in the run's own experiment (MLflow would take the active one, or Default).
+        run = MlflowClient().get_run(run_id)
+        logged = mlflow.initialize_logged_model(
+            name=MODEL_NAME_IN_RUN,
+            source_run_id=run_id,
+            params=run.data.params,
+            experiment_id=run.info.experiment_id,
+        )
         info = mlflow.sklearn.log_model(
             model,
             name=MODEL_NAME_IN_RUN,
             run_id=run_id,
+            model_id=logged.model_id,
             signature=model_signature(),
             pip_requirements=model_requirements(),
             code_paths=[str(code)],

@@ -8,6 +8,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.types.schema import DataType
 from mlflow.utils.proto_json_utils import dataframe_from_parsed_json
 from prefect import flow
 from prefect.transactions import transaction
@@ -71,17 +72,30 @@ def test_the_card_is_readable_without_loading_the_model(logged: str, packaged) -
     assert read_segment_card(logged) == packaged.card
 
 
-def test_the_signature_takes_counts_as_long_and_two_optional_columns(logged: str) -> None:
+def test_the_signature_takes_counts_as_long_amounts_as_any_and_two_optional_columns(
+    logged: str,
+) -> None:
     inputs = mlflow.models.get_model_info(logged).signature.inputs
 
-    kinds = {spec.name: spec.type.name for spec in inputs.inputs}
+    kinds = {spec.name: repr(spec.type) for spec in inputs.inputs}
     optional = {spec.name for spec in inputs.inputs if not spec.required}
-    assert kinds["CUST_ID"] == "string"
-    assert {c for c in NUMERIC_COLUMNS if kinds[c] == "long"} == set(COUNT_COLUMNS)
-    assert {c for c in NUMERIC_COLUMNS if kinds[c] == "double"} == set(NUMERIC_COLUMNS) - set(
+    assert kinds["CUST_ID"] == repr(DataType.string)
+    assert {c for c in NUMERIC_COLUMNS if kinds[c] == repr(DataType.long)} == set(COUNT_COLUMNS)
+    assert {c for c in NUMERIC_COLUMNS if kinds[c] == "Any"} == set(NUMERIC_COLUMNS) - set(
         COUNT_COLUMNS
     )
     assert optional == set(OPTIONAL_COLUMNS)
+
+
+def test_a_batch_whose_amounts_pandas_reads_as_integers_is_scored(logged, packaged, training):
+    _, clean = training
+    batch = clean.head(10).copy()
+    batch["CREDIT_LIMIT"] = batch["CREDIT_LIMIT"].round().astype("int64")  # as in the real file
+    batch["PAYMENTS"] = batch["PAYMENTS"].round().astype("int64")
+
+    answer = mlflow.pyfunc.load_model(logged).predict(batch)
+
+    pd.testing.assert_frame_equal(answer, packaged.predict(batch))
 
 
 def test_pyfunc_scores_rows_as_read_csv_gives_them_like_the_model_itself(
