@@ -81,8 +81,12 @@ def previous_assignments(model_name: str, clean: pd.DataFrame) -> pd.Series | No
     champion = current_champion(model_name)
     if champion is None or not loads_in_this_format(champion):
         return None
-    scored = load_segment_model(f"models:/{model_name}@{CHAMPION}").predict(clean)
-    return scored.set_index(CUST_ID)["segment_name"]
+    try:
+        model = load_segment_model(f"models:/{model_name}@{CHAMPION}")
+    except ParameterError as exc:  # promotion replaces an unloadable champion; say so, go on
+        print(f"previous champion v{champion.version} not compared: {exc}")
+        return None
+    return model.predict(clean).set_index(CUST_ID)["segment_name"]
 
 
 def evaluate_registered(

@@ -20,6 +20,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.transactions import get_transaction
 
+from core.errors import ParameterError
 from tasks.mlops.champion import CHAMPION, current_champion, loads_in_this_format
 from tasks.mlops.model_logging import MODEL_FORMAT, MODEL_FORMAT_TAG
 from tasks.mlops.tracking import (
@@ -87,7 +88,11 @@ def plan(
             "loaded by this version: the chosen model replaces it."
         )
         return Promotion(model_name, None, CHAMPION, previous, reason)
-    incumbent = evaluate_champion(f"models:/{model_name}@{CHAMPION}")
+    try:
+        incumbent = evaluate_champion(f"models:/{model_name}@{CHAMPION}")
+    except ParameterError as exc:  # its files are gone or unreadable: it serves no one now
+        reason = f"Champion v{previous} cannot be loaded ({exc}): the chosen model replaces it."
+        return Promotion(model_name, None, CHAMPION, previous, reason)
     won = beats(dict(candidate_metrics), incumbent)
     alias = CHAMPION if won else CHALLENGER
     reason = (

@@ -155,7 +155,7 @@ def check_rows(X: pd.DataFrame) -> pd.DataFrame:
     return numbers
 
 
-def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator, 0 where the denominator is 0 (a share of nothing is none)."""
     positive = denominator > 0
     return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=positive)
@@ -248,14 +248,14 @@ def derive(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out["full_payment_share"] = np.clip(raw["PRC_FULL_PAYMENT"], 0.0, 1.0)
     out["utilisation"] = np.clip(raw["BALANCE"] / raw["CREDIT_LIMIT"], 0.0, UTILISATION_CAP)
     payments, minimum = raw["PAYMENTS"], raw["MINIMUM_PAYMENTS"]
-    to_minimum = ratio(payments, minimum)
+    to_minimum = _ratio(payments, minimum)
     to_minimum[(minimum <= 0) & (payments > 0)] = PAYMENTS_TO_MINIMUM_CAP
     out["payments_to_minimum"] = np.clip(to_minimum, 0.0, PAYMENTS_TO_MINIMUM_CAP)
     oneoff, installments = raw["ONEOFF_PURCHASES"], raw["INSTALLMENTS_PURCHASES"]
-    out["oneoff_share"] = ratio(oneoff, oneoff + installments)
-    out["installment_share"] = ratio(installments, oneoff + installments)
+    out["oneoff_share"] = _ratio(oneoff, oneoff + installments)
+    out["installment_share"] = _ratio(installments, oneoff + installments)
     purchases, cash = raw["PURCHASES"], raw["CASH_ADVANCE"]
-    out["cash_advance_share"] = ratio(cash, purchases + cash)
+    out["cash_advance_share"] = _ratio(cash, purchases + cash)
     out["avg_purchase_ticket"] = purchases / np.maximum(raw["PURCHASES_TRX"], 1.0)
     out["avg_cash_advance_ticket"] = cash / np.maximum(raw["CASH_ADVANCE_TRX"], 1.0)
     return out

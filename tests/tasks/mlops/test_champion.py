@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+
+import mlflow
 import pandas as pd
 import pytest
 
@@ -34,6 +37,18 @@ def test_a_champion_from_before_the_format_change_is_not_loaded(store, register,
     register(tags={"grid_cell": "old"})  # no format tag: a version this code cannot load
 
     assert previous_assignments.fn(store.model_name, training[1]) is None
+
+
+def test_a_champion_whose_files_are_gone_gives_no_previous_assignments(
+    store, register, training, capsys: pytest.CaptureFixture[str]
+) -> None:
+    version = register()
+    source = store.client.get_model_version(store.model_name, version).source
+    model = store.client.get_logged_model(source.removeprefix("models:/"))
+    shutil.rmtree(mlflow.artifacts.download_artifacts(model.artifact_location))
+
+    assert previous_assignments.fn(store.model_name, training[1]) is None
+    assert f"previous champion v{version} not compared: cannot load" in capsys.readouterr().out
 
 
 def test_previous_assignments_are_the_champions_names_per_customer(

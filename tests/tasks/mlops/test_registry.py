@@ -7,6 +7,7 @@ from mlflow.exceptions import MlflowException
 from prefect import flow
 from prefect.transactions import transaction
 
+from core.errors import ParameterError
 from tasks.mlops.model_logging import MODEL_FORMAT, MODEL_FORMAT_TAG
 from tasks.mlops.registry import (
     Promotion,
@@ -101,6 +102,25 @@ def test_a_champion_from_before_the_self_contained_format_is_replaced_unjudged(
     assert (outcome.alias, outcome.previous_champion_version) == ("champion", legacy)
     assert "predates the self-contained model format" in outcome.reason
     assert judged == []
+
+
+def test_a_champion_that_cannot_be_loaded_is_replaced(store, register) -> None:
+    broken = register()
+
+    def unloadable(model_uri: str) -> dict[str, float]:
+        raise ParameterError(f"cannot load {model_uri}: its files are gone")
+
+    outcome = plan(
+        model_name=store.model_name,
+        cell_id=CELL.cell_id,
+        data_sha256="data-2",
+        code_version="code-1",
+        candidate_metrics=CANDIDATE,
+        evaluate_champion=unloadable,
+    )
+
+    assert (outcome.alias, outcome.previous_champion_version) == ("champion", broken)
+    assert "its files are gone" in outcome.reason and "replaces it" in outcome.reason
 
 
 def test_version_tags_identify_cell_data_code_and_format() -> None:
