@@ -42,7 +42,8 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
 )
 COUNT_COLUMNS: tuple[str, ...] = ("CASH_ADVANCE_TRX", "PURCHASES_TRX", "TENURE")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("CREDIT_LIMIT", "MINIMUM_PAYMENTS")
-OUTPUT_COLUMNS: tuple[str, ...] = (CUST_ID, "segment", "segment_name", "distance", "probability")
+OUTPUT_COLUMNS: tuple[str, ...] = (CUST_ID, "segment", "segment_name", "distance")
+PROBABILITY = "probability"  # a fifth column, from models that give one (the Gaussian mixture)
 NOISE_SEGMENT = -1
 UTILISATION_CAP = 1.5
 PAYMENTS_TO_MINIMUM_CAP = 50.0
@@ -336,10 +337,11 @@ class SegmentModel(BaseEstimator):
 
     `predict` takes CC GENERAL rows (as `pandas.read_csv` gives them, or JSON records) and
     returns OUTPUT_COLUMNS: CUST_ID, segment id, segment name, distance to the segment's centre
-    in the model's space (the nearest centre for noise) and the membership probability where
-    the model gives one (NaN otherwise). `card_json` holds the names, the segment profile and
-    the reference statistics of the training data (kept as text: skops would store a nested
-    dict of floats at twenty times the size).
+    in the model's space (the nearest centre for noise), plus the membership probability when
+    the model gives one (never a column of NaN: JSON has no NaN). `card_json` holds the names,
+    the segment profile and
+    the reference statistics of the training data (kept as text: skops would store a nested dict
+    of floats at twenty times the size).
     """
 
     def __init__(self, pipeline=None, segment_names=None, card_json: str = "{}") -> None:
@@ -364,25 +366,21 @@ class SegmentModel(BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         rows = check_rows(X)
-        labels = np.empty(0, dtype=np.int64)
-        distance, probability = np.empty(0), np.empty(0)
+        scored = {"segment": np.empty(0, dtype=np.int64), "distance": np.empty(0)}
+        if hasattr(self.pipeline[-1], "predict_proba"):
+            scored[PROBABILITY] = np.empty(0)
         if len(rows):  # scikit-learn refuses an empty batch; an empty answer is the right one
-            labels, distance, probability = self._score(rows)
+            scored = self._score(rows)
         names = self.segment_names or {}
-        return pd.DataFrame(
-            {
-                CUST_ID: rows[CUST_ID].to_numpy(dtype=object),
-                "segment": labels,
-                "segment_name": np.asarray(
-                    [names.get(int(s), f"Segment {s}") for s in labels], dtype=object
-                ),
-                "distance": distance,
-                "probability": probability,
-            },
-            index=rows.index,
-        )
+        labels = scored.pop("segment")
+        answer = {
+            CUST_ID: rows[CUST_ID].to_numpy(dtype=object),
+            "segment": labels,
+            "segment_name": np.asarray([names.get(int(s), f"Segment {s}") for s in labels], object),
+        }
+        return pd.DataFrame(answer | scored, index=rows.index)
 
-    def _score(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _score(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         space = np.asarray(self.pipeline[:-1].transform(rows), dtype=float)
         model = self.pipeline[-1]
         labels = np.asarray(model.predict(space), dtype=np.int64)
@@ -393,10 +391,11 @@ class SegmentModel(BaseEstimator):
             assigned = labels >= 0
             distance[assigned] = to_centres[assigned, labels[assigned]]
             distance[~assigned] = to_centres[~assigned].min(axis=1)
-        probability = np.full(len(labels), math.nan)
+        scored = {"segment": labels, "distance": distance}
         if hasattr(model, "predict_proba"):
-            probability = model.predict_proba(space)[np.arange(len(labels)), labels]
-        return labels, distance, probability
+            posterior = model.predict_proba(space)
+            scored[PROBABILITY] = posterior[np.arange(len(labels)), labels]
+        return scored
 
     def describe(self, X: pd.DataFrame) -> dict[str, object]:
         """Statistics of a batch, comparable with `card["reference"]` (made by this on training).

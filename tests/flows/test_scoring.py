@@ -101,7 +101,7 @@ def test_a_batch_with_every_row_quarantined_scores_no_one(
 
     scored = pd.read_csv(out)
     assert scored.empty
-    assert list(scored.columns) == ["CUST_ID", "segment", "segment_name", "distance", "probability"]
+    assert list(scored.columns) == ["CUST_ID", "segment", "segment_name", "distance"]
 
 
 def test_a_model_that_does_not_exist_is_one_line_and_exit_2(

@@ -158,7 +158,7 @@ def test_scoring_with_champion_reproduces_training_assignments(
     rescored = pd.read_csv(scored.output_path)
     pd.testing.assert_frame_equal(trained, rescored)
     assert rescored["distance"].notna().all()
-    assert rescored["probability"].isna().all()  # k-means gives distances, not probabilities
+    assert "probability" not in rescored  # k-means gives distances, not probabilities
 
 
 def test_rerun_on_same_data_keeps_the_champion(first_run, workspace, synthetic_file) -> None:

@@ -75,7 +75,7 @@ def test_kmeans_distance_is_to_the_assigned_centre_and_there_is_no_probability(
 
     assert np.allclose(answer["distance"], to_centres.min(axis=1))
     assert np.array_equal(answer["segment"], to_centres.argmin(axis=1))
-    assert answer["probability"].isna().all()
+    assert "probability" not in answer  # k-means gives distances, not probabilities
 
 
 def test_gmm_answers_the_membership_probability_of_the_assigned_segment(rows) -> None:
@@ -83,6 +83,7 @@ def test_gmm_answers_the_membership_probability_of_the_assigned_segment(rows) ->
     answer = model.predict(rows)
     posterior = model.pipeline[-1].predict_proba(model.embed(rows))
 
+    assert list(answer.columns) == [*OUTPUT_COLUMNS, "probability"]
     assert np.allclose(answer["probability"], posterior.max(axis=1))
     assert answer["distance"].notna().all()
 
