@@ -123,8 +123,8 @@ def publish_outputs(
     }
     inputs = report_inputs(ingest, features, table, selection, chosen, previous_labels, run_meta)
     report = build_report(inputs)
-    report_path = write_report(report, reports_dir)
     _check_names(report, model)
+    report_path = write_report(report, reports_dir)
     segments_path = write_table(model.predict(ingest.clean), out / "segments.csv")
     mlflow.log_artifacts(str(report_path.parent), REPORT_ARTIFACT_DIR)
     mlflow.log_artifact(str(segments_path), "segments")
