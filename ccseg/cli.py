@@ -183,6 +183,26 @@ def score(
 
 
 @app.command()
+def gc(
+    keep: int = typer.Option(
+        ..., "--keep", help="Newest segmentation runs to keep whole (at least 1)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Report what would be deleted; delete nothing."
+    ),
+) -> None:
+    """Delete artifacts of older segmentation runs; keep metrics, params and registered models."""
+    from core.settings import load_settings
+    from tasks.mlops.retention import collect_garbage
+
+    settings = load_settings()
+    retention = collect_garbage(
+        settings.tracking_uri, settings.experiment_name, keep, dry_run=dry_run
+    )
+    typer.echo(retention.summary())
+
+
+@app.command()
 def watch(
     landing: Path = typer.Option(Path("landing"), "--landing", help="Folder new files land in."),
     pattern: str = typer.Option("*.csv", "--pattern", help="Which files count as data."),

@@ -1,20 +1,22 @@
-"""The scoring flow: assign segments to a new batch with the registered champion model."""
+"""The scoring flow: assign segments to a new batch with the registered champion model.
+
+The batch goes through the same contract as training (bad rows to quarantine, with reasons);
+the clean rows go to the champion through `mlflow.pyfunc`, exactly as any MLflow user calls it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow
 
 from core.errors import ParameterError
 from core.paths import require_input_file, require_writable_dir, require_writable_file
 from core.settings import load_settings, require_existing_store
 from tasks.data.ingest import require_clean_rows, validate_data, write_outputs
-from tasks.mlops.champion import load_model_with_names
-from tasks.mlops.tracking import point_mlflow_at
-from tasks.retries import retry_unless_user_error
-from tasks.segmentation.assignments import assign_segments, write_table
+from tasks.mlops.champion import load_model
+from tasks.segmentation.assignments import write_table
 
 
 @dataclass(frozen=True)
@@ -51,16 +53,6 @@ class ScoringSummary:
     output_path: Path
 
 
-# Loading reads the model store: retried, as any I/O.
-load_model = task(
-    load_model_with_names,
-    name="load-model",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_unless_user_error,
-)
-
-
 @flow(name="scoring", log_prints=True)
 def scoring(data_path: Path, output_path: Path, model_uri: str | None = None) -> ScoringSummary:
     """Validate `data_path` with the same contract; write customer -> segment to `output_path`.
@@ -73,12 +65,13 @@ def scoring(data_path: Path, output_path: Path, model_uri: str | None = None) ->
     outputs = ScoringOutputs.for_path(output_path).check()
     require_input_file(Path(data_path), "--data file")
     require_existing_store(settings)
-    point_mlflow_at(settings.tracking_uri)
     model_uri = model_uri or f"models:/{settings.registered_model_name}@champion"
-    pipeline, names = load_model(model_uri)
-    ingest = require_clean_rows(validate_data(Path(data_path)))
-    write_outputs(ingest, outputs.validation_dir)
-    table = assign_segments(pipeline, ingest.clean, names)
+    model = load_model(settings.tracking_uri, model_uri)
+    ingest = validate_data(Path(data_path))
+    # Rejected rows are written with their reasons first: nothing is lost, even when all are.
+    written_validation = write_outputs(ingest, outputs.validation_dir)
+    require_clean_rows(ingest, written_validation["quarantine"])
+    table = model.predict(ingest.clean)
     written = write_table(table, outputs.table)
     print(
         f"scored {len(table):,} customers with {model_uri}; "

@@ -1,32 +1,46 @@
-"""The segmentation flow: validate -> features -> grid -> select -> promote -> segments -> report.
+"""The segmentation flow: validate -> features -> grid -> select -> describe -> promote -> report.
 
-Read it top to bottom: every step is a task from `tasks/`; this file only wires them.
+Read it top to bottom: every step is a task from `tasks/`; this file only wires them. Promotion
+is all-or-nothing: the model is packaged with its names, profile and reference statistics
+before anything reaches the registry, and logging, registering, moving the alias and loading
+the new version back run in one Prefect transaction, so a failure in any of them rolls back
+the others (the previous champion stays). The report and outputs come after and cannot touch
+the registry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import mlflow
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.transactions import transaction
 
 from core.settings import PipelineSettings, load_settings
-from tasks.data.ingest import require_clean_rows, validate_data, write_outputs
+from tasks.data.ingest import IngestResult, require_clean_rows, validate_data, write_outputs
 from tasks.data.source import DataSource, choose_source, materialise_source
-from tasks.mlops.cell_runs import fit_and_log_cell, grid_table
-from tasks.mlops.champion import previous_assignments
-from tasks.mlops.registry import Promotion, promote
+from tasks.mlops.cell_runs import CellOutcome, fit_and_log_cell, grid_table
+from tasks.mlops.champion import evaluate_registered, previous_assignments, verify_registered_model
+from tasks.mlops.model_logging import log_segment_model
+from tasks.mlops.registry import (
+    Promotion,
+    move_alias,
+    plan_promotion,
+    register_version,
+    version_tags,
+)
 from tasks.mlops.run_logging import log_selection, log_validation, parent_run_tags
 from tasks.mlops.tracking import TrackingContext, code_version, configure_tracking, source_hash
+from tasks.model.segment_model import SegmentModel
+from tasks.profiling.segment_description import describe_segments
 from tasks.report.publish import publish_outputs
-from tasks.retries import retry_unless_user_error
-from tasks.segmentation.evaluation import evaluate_registered
 from tasks.segmentation.features import engineer_features_task
 from tasks.segmentation.grid import GridCell, GridSpec, cells_for_rows, default_grid, expand_grid
+from tasks.segmentation.packaging import package_segment_model
 from tasks.segmentation.selection import select_cell
 from tasks.workdir.lock import hold_run_locks
 from tasks.workdir.runs import (
@@ -38,6 +52,9 @@ from tasks.workdir.runs import (
     open_run,
     publish_run,
 )
+
+# Rows the new version must answer exactly as the flow does before it counts as promoted.
+VERIFY_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -59,14 +76,30 @@ class SegmentationSummary:
     tracking_uri: str | None = None
 
 
-# Registry I/O is retried: a transient store error must not lose a finished grid.
-promote_task = task(
-    promote,
-    name="promote-model",
-    retries=2,
-    cache_policy=NO_CACHE,
-    retry_condition_fn=retry_unless_user_error,
-)
+def register_all_or_nothing(
+    settings: PipelineSettings,
+    planned: Promotion,
+    model: SegmentModel,
+    chosen: CellOutcome,
+    ingest: IngestResult,
+    version: str,
+) -> Promotion:
+    """Log, register, alias and load back the new version: all of it, or none (rollback)."""
+    with transaction():
+        model_uri = log_segment_model(model, settings.tracking_uri, chosen.run_id)
+        tags = version_tags(
+            chosen.cell.cell_id, ingest.summary.sha256, version, chosen.result.metrics
+        )
+        registered = register_version(settings.tracking_uri, planned.model_name, model_uri, tags)
+        promotion = move_alias(settings.tracking_uri, planned, registered)
+        sample = ingest.clean.head(VERIFY_ROWS)
+        verify_registered_model(
+            settings.tracking_uri,
+            f"models:/{promotion.model_name}@{promotion.alias}",
+            sample,
+            model.predict(sample),
+        )
+    return promotion
 
 
 @flow(name="segmentation", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2))
@@ -150,18 +183,25 @@ def _segment(
         log_selection(table, selection, chosen.result.metrics)
 
         previous = previous_assignments(settings.registered_model_name, ingest.clean)
-        promotion = promote_task(
-            tracking_uri=settings.tracking_uri,
-            model_name=settings.registered_model_name,
-            model_uri=chosen.model_uri,
-            cell_id=chosen.cell.cell_id,
-            data_sha256=ingest.summary.sha256,
-            code_version=version,
-            candidate_metrics=chosen.result.metrics,
-            evaluate_champion=lambda uri: evaluate_registered(
-                uri, ingest.clean, grid.silhouette_sample_size
+        description = describe_segments(ingest.clean, features, chosen.result.labels)
+        model = package_segment_model(
+            chosen.result, ingest.clean, description.segment_names(), description.card_segments()
+        )
+        promotion = plan_promotion(
+            settings.tracking_uri,
+            settings.registered_model_name,
+            chosen.cell.cell_id,
+            ingest.summary.sha256,
+            version,
+            chosen.result.metrics,
+            evaluate_champion=partial(
+                evaluate_registered,
+                clean=ingest.clean,
+                silhouette_sample_size=grid.silhouette_sample_size,
             ),
         )
+        if promotion.alias is not None:
+            promotion = register_all_or_nothing(settings, promotion, model, chosen, ingest, version)
         print(promotion.reason)
         published = publish_outputs(
             ingest=ingest,
@@ -169,6 +209,7 @@ def _segment(
             table=table,
             selection=selection,
             chosen=chosen,
+            model=model,
             promotion=promotion,
             previous_labels=previous,
             source=source,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,13 +23,16 @@ ALLOWED_LAYERS: dict[str, set[str]] = {
 # Sub-packages of tasks/ and which others each may import (`tasks.retries` is open to all).
 ALLOWED_TASK_PACKAGES: dict[str, set[str]] = {
     "data": set(),
-    "segmentation": set(),
+    "model": set(),
+    "segmentation": {"model"},
     "profiling": {"segmentation"},
-    "mlops": {"data", "segmentation"},
-    "report": {"data", "segmentation", "profiling", "mlops"},
+    "mlops": {"data", "segmentation", "model"},
+    "report": {"data", "segmentation", "profiling", "mlops", "model"},
     "loadtest": set(),
     "workdir": set(),
 }
+# The module shipped inside every registered model: what a bare MLflow environment has.
+MODEL_THIRD_PARTY = {"numpy", "pandas", "sklearn"}
 
 
 def _modules(package: str) -> list[Path]:
@@ -116,3 +120,23 @@ def test_no_module_only_re_exports_other_modules() -> None:
             if statements and only_imports:
                 hollow.append(str(path.relative_to(REPO_ROOT)))
     assert hollow == []
+
+
+def test_the_shipped_model_imports_only_numpy_pandas_sklearn_and_the_standard_library() -> None:
+    modules = _modules("tasks/model")
+    assert [p.name for p in modules] == ["__init__.py", "segment_model.py"]
+    allowed = MODEL_THIRD_PARTY | set(sys.stdlib_module_names) | {"__future__"}
+    foreign = sorted(
+        f"{path.relative_to(REPO_ROOT)} imports {name}"
+        for path in modules
+        for name in _imports(path)
+        if name.split(".")[0] not in allowed
+    )
+    assert foreign == []
+
+
+def test_the_import_rules_themselves_catch_a_project_import(tmp_path: Path) -> None:
+    """Guard for the checks above: an import of the project or of prefect is seen."""
+    module = tmp_path / "module.py"
+    module.write_text("import prefect\n\ndef f():\n    from tasks.data import ingest\n")
+    assert _imports(module) == {"prefect", "tasks.data"}

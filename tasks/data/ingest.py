@@ -337,17 +337,24 @@ def read_and_validate(path: Path) -> IngestResult:
     return validate_table(table, source=str(path), sha256=table.sha256)
 
 
-def require_clean_rows(result: IngestResult) -> IngestResult:
-    """A file whose every row was quarantined leaves nothing to segment or score: say why."""
+def require_clean_rows(result: IngestResult, quarantine_file: Path | None = None) -> IngestResult:
+    """A file whose every row was quarantined leaves nothing to segment or score: say why.
+
+    `quarantine_file` names where the rejected rows and their reasons were already written.
+    """
     summary = result.summary
     if summary.rows_clean:
         return result
     top = sorted(((n, rule) for rule, n in summary.hard_rule_counts.items() if n), reverse=True)[:3]
     reasons = ", ".join(f"{rule} {n:,}" for n, rule in top)
+    where = (
+        f"each row with its reasons is in {quarantine_file}"
+        if quarantine_file is not None
+        else f"see each row's reasons with `ccseg validate {summary.source} --out DIR`"
+    )
     raise FileLevelError(
         summary.source,
-        f"all {summary.rows_in:,} rows were quarantined ({reasons}); nothing to use. "
-        f"See each row's reasons with `ccseg validate {summary.source} --out DIR`",
+        f"all {summary.rows_in:,} rows were quarantined ({reasons}); nothing to use; {where}",
     )
 
 

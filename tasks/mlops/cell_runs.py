@@ -9,18 +9,17 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.mlops.tracking import TrackingContext, log_cell_run, model_signature, pinned_requirements
+from tasks.mlops.tracking import TrackingContext, log_cell_run
 from tasks.segmentation.fit import CellResult, fit_cell
 from tasks.segmentation.grid import GridCell
 
 
 @dataclass(frozen=True)
 class CellOutcome:
-    """A fitted cell and where MLflow keeps it."""
+    """A fitted cell and the MLflow child run that records it."""
 
     result: CellResult
     run_id: str
-    model_uri: str
 
     @property
     def cell(self) -> GridCell:
@@ -37,25 +36,18 @@ def fit_and_log_cell(
     stability_resamples: int,
     silhouette_sample_size: int,
 ) -> CellOutcome:
-    """Fit one grid cell and log it as a child run of the flow's parent run."""
+    """Fit one grid cell and log its params and metrics as a child run of the flow's parent run.
+
+    The fitted pipeline stays in memory: only the chosen cell's is logged, after selection.
+    """
     result = fit_cell(
         cell,
         clean,
         stability_resamples=stability_resamples,
         silhouette_sample_size=silhouette_sample_size,
     )
-    sample = clean.head(5)
-    signature = model_signature(sample, result.pipeline.predict(sample))
-    run_id, model_uri = log_cell_run(
-        context,
-        cell.cell_id,
-        cell.params(),
-        result.metrics,
-        result.pipeline,
-        signature,
-        pinned_requirements(),
-    )
-    return CellOutcome(result=result, run_id=run_id, model_uri=model_uri)
+    run_id = log_cell_run(context, cell.cell_id, cell.params(), result.metrics)
+    return CellOutcome(result=result, run_id=run_id)
 
 
 def grid_table(outcomes: list[CellOutcome]) -> pd.DataFrame:

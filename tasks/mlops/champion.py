@@ -1,46 +1,70 @@
-"""Load a registered segmentation model together with the segment names published with it."""
+"""Use a registered segment model the way every user does: `mlflow.pyfunc`, nothing of ours.
+
+Scoring a batch, the champion's assignments before promotion, its metrics on new data and the
+check that a new version loads all go through `mlflow.pyfunc.load_model`: one path.
+"""
 
 from __future__ import annotations
 
-import json
-
 import mlflow
-import mlflow.sklearn
+import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sklearn.pipeline import Pipeline
 
 from core.errors import ParameterError
 from schemas.columns import CUST_ID
+from tasks.mlops.model_logging import MODEL_FORMAT, MODEL_FORMAT_TAG
+from tasks.mlops.tracking import point_mlflow_at
 from tasks.retries import retry_unless_user_error
-from tasks.segmentation.assignments import assign_segments
+from tasks.segmentation.evaluation import evaluate_model
 
-SEGMENT_NAMES_ARTIFACT = "segments/segment_names.json"
+CHAMPION = "champion"
 
 
-def load_model_with_names(model_uri: str) -> tuple[Pipeline, dict[int, str]]:
-    """The pipeline and its segment names (stored beside the model in the run that trained it)."""
+class ModelCheckError(RuntimeError):
+    """A just-registered version does not load or does not reproduce the flow's assignments."""
+
+
+def load_segment_model(model_uri: str) -> mlflow.pyfunc.PyFuncModel:
+    """The model behind `model_uri`, loaded as any MLflow user would load it."""
     try:
-        pipeline = mlflow.sklearn.load_model(model_uri)
-        run_id = mlflow.models.get_model_info(model_uri).run_id
-        names_text = mlflow.artifacts.load_text(f"runs:/{run_id}/{SEGMENT_NAMES_ARTIFACT}")
+        return mlflow.pyfunc.load_model(model_uri)
     except MlflowException as exc:
         raise ParameterError(
             f"cannot load {model_uri}: {exc.message.splitlines()[0]} "
             "(run `ccseg run` first, or check MLFLOW_TRACKING_URI)"
         ) from None
-    return pipeline, {int(k): v for k, v in json.loads(names_text).items()}
 
 
-def has_alias(model_name: str, alias: str) -> bool:
+@task(
+    name="load-model",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_unless_user_error,
+)
+def load_model(tracking_uri: str, model_uri: str) -> mlflow.pyfunc.PyFuncModel:
+    """`load_segment_model`, retried: loading reads the model store."""
+    point_mlflow_at(tracking_uri)
+    return load_segment_model(model_uri)
+
+
+def current_champion(model_name: str):
+    """The version the `champion` alias points at, or None."""
     try:
-        MlflowClient().get_model_version_by_alias(model_name, alias)
+        return MlflowClient().get_model_version_by_alias(model_name, CHAMPION)
     except MlflowException:
-        return False
-    return True
+        return None
+
+
+def loads_in_this_format(version) -> bool:
+    """Versions registered before the self-contained format ship project code that no longer
+    exists (`tasks/features.py`): they are recognised by the missing format tag, not loaded."""
+    return version.tags.get(MODEL_FORMAT_TAG) == MODEL_FORMAT
 
 
 @task(
@@ -50,12 +74,49 @@ def has_alias(model_name: str, alias: str) -> bool:
     retry_condition_fn=retry_unless_user_error,
 )
 def previous_assignments(model_name: str, clean: pd.DataFrame) -> pd.Series | None:
-    """The current champion's segment name for each customer, or None when there is none yet.
+    """The current champion's segment name for each customer, or None when there is none.
 
     Read before promotion, so the report can say how many customers changed segment.
     """
-    if not has_alias(model_name, "champion"):
+    champion = current_champion(model_name)
+    if champion is None or not loads_in_this_format(champion):
         return None
-    pipeline, names = load_model_with_names(f"models:/{model_name}@champion")
-    table = assign_segments(pipeline, clean, names)
-    return table.set_index(CUST_ID)["segment_name"]
+    try:
+        model = load_segment_model(f"models:/{model_name}@{CHAMPION}")
+    except ParameterError as exc:  # promotion replaces an unloadable champion; say so, go on
+        print(f"previous champion v{champion.version} not compared: {exc}")
+        return None
+    return model.predict(clean).set_index(CUST_ID)["segment_name"]
+
+
+def evaluate_registered(
+    model_uri: str, clean: pd.DataFrame, silhouette_sample_size: int, seed: int = 0
+) -> dict[str, float]:
+    """A registered model's metrics on `clean`; stability comes from its training run."""
+    client = MlflowClient()
+    version = client.get_model_version_by_alias(*model_uri.removeprefix("models:/").split("@"))
+    model = load_segment_model(model_uri).get_raw_model()
+    metrics = evaluate_model(model, clean, silhouette_sample_size, seed)
+    metrics["stability_ari"] = client.get_run(version.run_id).data.metrics.get("stability_ari", 0.0)
+    return metrics
+
+
+@task(name="verify-registered-model", cache_policy=NO_CACHE)
+def verify_registered_model(
+    tracking_uri: str, model_uri: str, rows: pd.DataFrame, expected: pd.DataFrame
+) -> None:
+    """Load `model_uri` through the registry and check it answers `rows` as `expected` does.
+
+    The last step before the new version counts as promoted: a version that fails here is
+    rolled back with the alias, so users never get a champion that cannot score.
+    """
+    point_mlflow_at(tracking_uri)
+    try:
+        answered = mlflow.pyfunc.load_model(model_uri).predict(rows)
+    except Exception as exc:  # any failure to load or score means the version is unusable
+        raise ModelCheckError(f"{model_uri} does not load and score: {exc}") from exc
+    columns = [CUST_ID, "segment", "segment_name"]
+    if not answered[columns].reset_index(drop=True).equals(
+        expected[columns].reset_index(drop=True)
+    ) or not np.allclose(answered["distance"], expected["distance"], equal_nan=True):
+        raise ModelCheckError(f"{model_uri} does not reproduce the flow's own assignments")

@@ -2,12 +2,13 @@
 
 The tracking URI is set in exactly one place (`point_mlflow_at`). Child runs are started with an
 explicit `parent_run_id` because MLflow's `nested=True` does not cross the task runner's threads.
+A child run holds its cell's params and metrics only; the full model is logged for the chosen
+cell alone, after selection (`tasks/mlops/model_logging.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import subprocess
 from collections.abc import Mapping
@@ -16,11 +17,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
-import pandas as pd
 from mlflow import MlflowClient
-from mlflow.models import ModelSignature, infer_signature
-
-from tasks.segmentation.algorithms import SKOPS_TRUSTED_TYPES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_PACKAGES = ("core", "schemas", "tasks", "flows")
@@ -31,10 +28,6 @@ TAG_CODE_VERSION = "code.version"
 TAG_GRID_CELL = "grid_cell"
 TAG_SYNTHETIC = "data.synthetic"
 MODEL_NAME_IN_RUN = "model"
-
-# MLflow announces at INFO, twice per logged model, that it found uv.lock (it copies it into the
-# model for reproducibility): 120+ identical lines per flow run in the Prefect log.
-logging.getLogger("mlflow.utils.uv_utils").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -104,32 +97,13 @@ def clean_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
 
 
-def model_signature(sample: pd.DataFrame, labels: np.ndarray) -> ModelSignature:
-    """Signature of a segmentation pipeline: validated raw rows in, integer segment out.
-
-    Counts are declared as doubles: a batch with a missing count arrives as floats, and MLflow
-    accepts integers where doubles are declared but not the reverse.
-    """
-    counts = sample.select_dtypes("integer").columns
-    return infer_signature(sample.astype(dict.fromkeys(counts, "float64")), labels)
-
-
 def log_cell_run(
     context: TrackingContext,
     cell_id: str,
     params: Mapping[str, object],
     metrics: Mapping[str, float],
-    pipeline: object,
-    signature: ModelSignature,
-    pip_requirements: list[str],
-) -> tuple[str, str]:
-    """One child run for one grid cell: params, metrics, tag and the fitted Pipeline.
-
-    Returns (run_id, model_uri). The model is logged with explicit pip requirements, since
-    inferring them costs several seconds per model.
-    """
-    import mlflow.sklearn
-
+) -> str:
+    """One child run for one grid cell: its params, metrics and `grid_cell` tag; returns its id."""
     point_mlflow_at(context.tracking_uri)
     with mlflow.start_run(
         experiment_id=context.experiment_id,
@@ -139,27 +113,4 @@ def log_cell_run(
     ) as run:
         mlflow.log_params({k: str(v) for k, v in params.items()})
         mlflow.log_metrics(clean_metrics(metrics))
-        info = mlflow.sklearn.log_model(
-            pipeline,
-            name=MODEL_NAME_IN_RUN,
-            signature=signature,
-            pip_requirements=pip_requirements,
-            code_paths=MODEL_CODE_PATHS,
-            # Our own classes only (test_clustering saves and loads every algorithm with them).
-            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
-        )
-        return run.info.run_id, info.model_uri
-
-
-def pinned_requirements(
-    packages: tuple[str, ...] = ("scikit-learn", "pandas", "numpy", "skops"),
-) -> list[str]:
-    """Exact versions of what unpickling the pipeline needs, read from this environment."""
-    from importlib.metadata import version
-
-    return [f"{name}=={version(name)}" for name in packages]
-
-
-# The pickled pipeline refers to our transformer classes; shipping their packages with the model
-# lets `mlflow models serve` or any other environment load it without installing this project.
-MODEL_CODE_PATHS = [str(REPO_ROOT / "tasks"), str(REPO_ROOT / "schemas"), str(REPO_ROOT / "core")]
+        return run.info.run_id

@@ -1,8 +1,11 @@
-"""The flow's outputs (customer segments, segment names, report): written and logged."""
+"""The flow's outputs (customer segments, report): written and logged, after promotion.
+
+Everything the champion needs was logged with it before its alias moved; what happens here may
+fail without touching the registry.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +13,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -19,14 +21,14 @@ from sklearn.metrics import silhouette_samples
 from tasks.data.ingest import IngestResult
 from tasks.data.source import DataSource
 from tasks.mlops.cell_runs import CellOutcome
-from tasks.mlops.champion import SEGMENT_NAMES_ARTIFACT
 from tasks.mlops.registry import Promotion
 from tasks.mlops.tracking import TAG_CODE_VERSION, TAG_DATA_SHA, TAG_FLOW_RUN
+from tasks.model.segment_model import SegmentModel
 from tasks.report.build import Report, ReportInputs, build_report, summary_markdown, write_report
 from tasks.report.feature_notes import feature_notes
 from tasks.retries import retry_unless_user_error
 from tasks.segmentation.algorithms import ALGORITHMS
-from tasks.segmentation.assignments import assign_segments, write_table
+from tasks.segmentation.assignments import write_table
 from tasks.segmentation.features import FEATURE_SETS
 from tasks.segmentation.selection import Selection
 
@@ -73,12 +75,14 @@ def report_inputs(
     )
 
 
-def _log_report(report: Report, report_dir: Path, names: dict[int, str], model_run_id: str) -> None:
-    """The same files on the parent run; the names also beside the model, for scoring."""
-    mlflow.log_artifacts(str(report_dir), REPORT_ARTIFACT_DIR)
-    names_json = json.dumps(names, indent=2)
-    mlflow.log_text(names_json, SEGMENT_NAMES_ARTIFACT)
-    MlflowClient().log_text(model_run_id, names_json, SEGMENT_NAMES_ARTIFACT)
+def _check_names(report: Report, model: SegmentModel) -> None:
+    """The report names segments itself; it must say what the registered model says."""
+    named = {int(segment): entry.name for segment, entry in report.names.items()}
+    if named != model.segment_names:
+        raise ValueError(
+            f"the report named the segments {named}, the model {model.segment_names}: "
+            "the report must use the names computed before promotion"
+        )
 
 
 @task(
@@ -94,13 +98,18 @@ def publish_outputs(
     table: pd.DataFrame,
     selection: Selection,
     chosen: CellOutcome,
+    model: SegmentModel,
     promotion: Promotion,
     previous_labels: pd.Series | None,
     source: DataSource,
     out: Path,
     reports_dir: Path,
 ) -> Published:
-    """Build the report, write the segment table, log both; publish a Prefect summary artifact."""
+    """Build the report, write the segment table, log both; publish a Prefect summary artifact.
+
+    The segment table is `model.predict` on the clean rows: what scoring with the registered
+    model answers, names included.
+    """
     parent = mlflow.active_run()
     tags = parent.data.tags if parent is not None else {}
     run_meta = {
@@ -114,11 +123,10 @@ def publish_outputs(
     }
     inputs = report_inputs(ingest, features, table, selection, chosen, previous_labels, run_meta)
     report = build_report(inputs)
+    _check_names(report, model)
     report_path = write_report(report, reports_dir)
-    names = {int(segment): entry.name for segment, entry in report.names.items()}
-    assignments = assign_segments(chosen.result.pipeline, ingest.clean, names)
-    segments_path = write_table(assignments, out / "segments.csv")
-    _log_report(report, report_path.parent, names, chosen.run_id)
+    segments_path = write_table(model.predict(ingest.clean), out / "segments.csv")
+    mlflow.log_artifacts(str(report_path.parent), REPORT_ARTIFACT_DIR)
     mlflow.log_artifact(str(segments_path), "segments")
     create_markdown_artifact(
         key="segmentation-report",

@@ -6,7 +6,8 @@ its nearest training row in the model's feature space. That reproduces the fitte
 on the training rows (a training row is its own nearest neighbour), so scoring the training file
 with the registered model gives the flow's own assignments. HDBSCAN's noise stays -1, in training
 and in scoring: calling an outlier a member of a segment would misstate both; its share is the
-`noise_share` metric and the selection rule limits it.
+`noise_share` metric and the selection rule limits it. The Ward and HDBSCAN estimators live in
+`tasks/model/segment_model.py` because they ship inside the registered model.
 """
 
 from __future__ import annotations
@@ -14,80 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
-from sklearn.metrics import euclidean_distances
+from sklearn.base import BaseEstimator
+from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.mixture import GaussianMixture
-from sklearn.neighbors import KDTree
 
 from core.errors import ParameterError
+from tasks.model.segment_model import HDBSCANClusterer, WardClusterer
 
 ParamValue = str | int | float | bool | None
-
-# What MLflow's default (skops) format must be told to trust to load a grid pipeline: exactly
-# our own classes (the fitted state holds nothing but numbers). Pass as `skops_trusted_types`.
-SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
-    "tasks.segmentation.features.FeatureEngineer",
-    "tasks.segmentation.algorithms.WardClusterer",
-    "tasks.segmentation.algorithms.HDBSCANClusterer",
-)
-
-
-class _NearestTrainingRow(ClusterMixin, BaseEstimator):
-    """Shared predict/transform for clusterers that only label the rows they were fitted on."""
-
-    def _remember(self, X: np.ndarray, labels: np.ndarray) -> None:
-        X = np.asarray(X, dtype=float)
-        self.labels_ = np.asarray(labels, dtype=np.int64)
-        self.train_ = X
-        segments = np.unique(self.labels_[self.labels_ >= 0])
-        centres = [X[self.labels_ == s].mean(axis=0) for s in segments]
-        self.cluster_centers_ = np.vstack(centres) if centres else np.empty((0, X.shape[1]))
-        self.n_features_in_ = X.shape[1]
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """The label of each row's nearest training row (-1 for HDBSCAN noise)."""
-        # A KD-tree gives exact distances, so a training row is always its own nearest neighbour.
-        # It is rebuilt per call (milliseconds) rather than kept: the saved model then holds only
-        # arrays, and skops need trust no third-party type.
-        tree = KDTree(self.train_)
-        nearest = tree.query(np.asarray(X, dtype=float), k=1, return_distance=False)
-        return self.labels_[nearest[:, 0]]
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """Euclidean distance to each segment's centre (mean of its training rows)."""
-        return euclidean_distances(np.asarray(X, dtype=float), self.cluster_centers_)
-
-
-class WardClusterer(_NearestTrainingRow):
-    """Agglomerative clustering with Ward linkage (minimum within-segment variance)."""
-
-    def __init__(self, n_clusters: int = 2) -> None:
-        self.n_clusters = n_clusters
-
-    def fit(self, X: np.ndarray, y: object = None) -> WardClusterer:
-        labels = AgglomerativeClustering(n_clusters=self.n_clusters, linkage="ward").fit_predict(X)
-        self._remember(X, labels)
-        return self
-
-
-class HDBSCANClusterer(_NearestTrainingRow):
-    """HDBSCAN: finds its own number of dense segments and leaves the rest as noise (-1)."""
-
-    def __init__(self, min_cluster_size: int = 100, min_samples: int | None = None) -> None:
-        self.min_cluster_size = min_cluster_size
-        self.min_samples = min_samples
-
-    def fit(self, X: np.ndarray, y: object = None) -> HDBSCANClusterer:
-        rows = len(X)
-        if self.min_cluster_size > rows:  # no segment can be that large: all noise, not an error
-            self._remember(X, np.full(rows, -1))
-            return self
-        min_samples = None if self.min_samples is None else min(self.min_samples, rows)
-        model = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=min_samples, copy=True)
-        self._remember(X, model.fit_predict(X))
-        return self
 
 
 @dataclass(frozen=True)

@@ -43,70 +43,37 @@ Every decision below was read off the real file (`../shared/data/cc_general.csv`
 - PCA (behavioural_pca): keep 90 % of the variance, which is 7 components of the 12 behavioural
   features on the real data (the first 4 hold 78 %); a share rather than a fixed count adapts
   when the data changes, and the 10 % dropped is mostly the overlap of shares and frequencies.
+
+The estimator that applies these decisions (`FeatureEngineer`) lives in
+`tasks/model/segment_model.py`, the one module shipped inside the registered model; this module
+keeps the named feature sets, the validated feature frame and its Prefect task.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.context import TaskRunContext
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from core.errors import ParameterError
 from schemas.columns import CUST_ID, NUMERIC_COLUMNS
-from schemas.features import (
-    PAYMENTS_TO_MINIMUM_CAP,
-    UTILISATION_CAP,
-    EngineeredFeatures,
+from schemas.features import EngineeredFeatures
+from tasks.model.segment_model import (
+    ENGINEERED_COLUMNS,
+    FREQUENCY_FEATURES,
+    PER_MONTH_SOURCES,
+    FeatureEngineer,
+    derive,
 )
 
-MINIMUM_PAYMENT_BANDS = 10  # balance deciles: enough to follow the trend, each with ~860 customers
 PCA_VARIANCE = 0.90
-
-PER_MONTH_SOURCES: dict[str, str] = {
-    "purchases_per_month": "PURCHASES",
-    "oneoff_purchases_per_month": "ONEOFF_PURCHASES",
-    "installment_purchases_per_month": "INSTALLMENTS_PURCHASES",
-    "cash_advance_per_month": "CASH_ADVANCE",
-    "payments_per_month": "PAYMENTS",
-    "minimum_payments_per_month": "MINIMUM_PAYMENTS",
-    "purchases_trx_per_month": "PURCHASES_TRX",
-    "cash_advance_trx_per_month": "CASH_ADVANCE_TRX",
-}
-FREQUENCY_FEATURES: dict[str, str] = {
-    "balance_frequency": "BALANCE_FREQUENCY",
-    "purchases_frequency": "PURCHASES_FREQUENCY",
-    "oneoff_purchases_frequency": "ONEOFF_PURCHASES_FREQUENCY",
-    "installment_purchases_frequency": "PURCHASES_INSTALLMENTS_FREQUENCY",
-    "cash_advance_frequency": "CASH_ADVANCE_FREQUENCY",
-}
-RATIO_FEATURES: tuple[str, ...] = (
-    "utilisation",
-    "payments_to_minimum",
-    "oneoff_share",
-    "installment_share",
-    "cash_advance_share",
-    "avg_purchase_ticket",
-    "avg_cash_advance_ticket",
-)
-# The interpretable, unscaled columns (the model inputs are drawn from these and the raw columns).
-ENGINEERED_COLUMNS: tuple[str, ...] = (
-    "balance",
-    "credit_limit",
-    *PER_MONTH_SOURCES,
-    *FREQUENCY_FEATURES,
-    "full_payment_share",
-    *RATIO_FEATURES,
-)
 FLAG_COLUMNS: tuple[str, ...] = ("minimum_payments_missing", "credit_limit_missing")
 FEATURE_FRAME_COLUMNS: tuple[str, ...] = (CUST_ID, *ENGINEERED_COLUMNS, "tenure", *FLAG_COLUMNS)
-_REQUIRED_INPUT = set(NUMERIC_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -174,116 +141,10 @@ FEATURE_SETS: dict[str, FeatureSetSpec] = {
 }
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, 0 where the denominator is 0 (see the module docstring)."""
-    positive = denominator > 0
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=positive)
-
-
-def _minimum_payment_bands(clean: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Inner balance-decile edges and the median recorded minimum payment in each band."""
-    recorded = clean.loc[clean["MINIMUM_PAYMENTS"].notna(), ["BALANCE", "MINIMUM_PAYMENTS"]]
-    if recorded.empty:
-        return np.array([]), np.array([0.0])
-    quantiles = np.linspace(0, 1, MINIMUM_PAYMENT_BANDS + 1)[1:-1]
-    edges = np.unique(np.quantile(recorded["BALANCE"], quantiles))
-    bands = np.searchsorted(edges, recorded["BALANCE"].to_numpy(), side="right")
-    medians = recorded["MINIMUM_PAYMENTS"].groupby(bands).median()
-    overall = float(recorded["MINIMUM_PAYMENTS"].median())
-    return edges, medians.reindex(range(len(edges) + 1), fill_value=overall).to_numpy(float)
-
-
-def _check_columns(frame: pd.DataFrame) -> None:
-    missing = sorted(_REQUIRED_INPUT - set(frame.columns))
-    if missing:
-        raise ValueError(f"features need the clean-frame columns; missing: {', '.join(missing)}")
-
-
-class FeatureEngineer(BaseEstimator, TransformerMixin):
-    """Clean frame -> chosen feature columns; `fit` learns how to fill the two nullable columns.
-
-    `columns` may name raw columns (imputed) or engineered ones; `log_columns` go through log1p.
-    With `columns=None` it returns every engineered column. CUST_ID is ignored.
-    """
-
-    def __init__(
-        self, columns: tuple[str, ...] | None = None, log_columns: tuple[str, ...] = ()
-    ) -> None:
-        self.columns = columns
-        self.log_columns = log_columns
-
-    def fit(self, X: pd.DataFrame, y: object = None) -> FeatureEngineer:
-        _check_columns(X)
-        unknown = sorted(set(self.columns or ()) - set(ENGINEERED_COLUMNS) - _REQUIRED_INPUT)
-        unknown += sorted(set(self.log_columns) - set(self.columns or ENGINEERED_COLUMNS))
-        if unknown:
-            raise ValueError(f"unknown feature column(s): {', '.join(unknown)}")
-        self.minimum_payment_edges_, self.minimum_payment_medians_ = _minimum_payment_bands(X)
-        limits = X["CREDIT_LIMIT"].dropna()
-        self.credit_limit_median_ = float(limits.median()) if len(limits) else 1.0
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def impute(self, X: pd.DataFrame) -> pd.DataFrame:
-        """The numeric clean columns with both nullable ones filled, plus the two missing flags."""
-        return pd.DataFrame(self._impute_arrays(X))
-
-    def _impute_arrays(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        # Plain arrays: this runs on every stability refit, where pandas overhead dominated.
-        _check_columns(X)
-        raw = {c: X[c].to_numpy(dtype="float64", copy=True) for c in NUMERIC_COLUMNS}
-        minimum, balance = raw["MINIMUM_PAYMENTS"], raw["BALANCE"]
-        minimum_missing = np.isnan(minimum)
-        bands = np.searchsorted(self.minimum_payment_edges_, balance, side="right")
-        fill = np.where(raw["PAYMENTS"] > 0, self.minimum_payment_medians_[bands], 0.0)
-        raw["MINIMUM_PAYMENTS"] = np.where(minimum_missing, fill, minimum)
-        limit_missing = np.isnan(raw["CREDIT_LIMIT"])
-        limit_fill = np.maximum(balance, self.credit_limit_median_)
-        raw["CREDIT_LIMIT"] = np.where(limit_missing, limit_fill, raw["CREDIT_LIMIT"])
-        raw["minimum_payments_missing"] = minimum_missing.astype("int64")
-        raw["credit_limit_missing"] = limit_missing.astype("int64")
-        return raw
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        raw = self._impute_arrays(X)
-        available = {**raw, **_derive(raw)}
-        columns = list(self.columns or ENGINEERED_COLUMNS)
-        selected = {c: available[c].astype("float64") for c in columns}
-        for column in self.log_columns:
-            selected[column] = np.log1p(selected[column])
-        return pd.DataFrame(selected, columns=columns)
-
-    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        return np.asarray(self.columns or ENGINEERED_COLUMNS, dtype=object)
-
-
 def derive_features(imputed: pd.DataFrame) -> pd.DataFrame:
     """Engineered columns from imputed raw columns (see the module docstring for each choice)."""
     raw = {c: imputed[c].to_numpy(dtype="float64") for c in NUMERIC_COLUMNS}
-    return pd.DataFrame(_derive(raw), index=imputed.index)
-
-
-def _derive(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {"balance": raw["BALANCE"], "credit_limit": raw["CREDIT_LIMIT"]}
-    for name, source in PER_MONTH_SOURCES.items():
-        out[name] = raw[source] / raw["TENURE"]
-    for name, source in FREQUENCY_FEATURES.items():
-        out[name] = np.clip(raw[source], 0.0, 1.0)
-    out["full_payment_share"] = np.clip(raw["PRC_FULL_PAYMENT"], 0.0, 1.0)
-
-    out["utilisation"] = np.clip(raw["BALANCE"] / raw["CREDIT_LIMIT"], 0.0, UTILISATION_CAP)
-    payments, minimum = raw["PAYMENTS"], raw["MINIMUM_PAYMENTS"]
-    to_minimum = _ratio(payments, minimum)
-    to_minimum[(minimum <= 0) & (payments > 0)] = PAYMENTS_TO_MINIMUM_CAP
-    out["payments_to_minimum"] = np.clip(to_minimum, 0.0, PAYMENTS_TO_MINIMUM_CAP)
-    oneoff, installments = raw["ONEOFF_PURCHASES"], raw["INSTALLMENTS_PURCHASES"]
-    out["oneoff_share"] = _ratio(oneoff, oneoff + installments)
-    out["installment_share"] = _ratio(installments, oneoff + installments)
-    purchases, cash = raw["PURCHASES"], raw["CASH_ADVANCE"]
-    out["cash_advance_share"] = _ratio(cash, purchases + cash)
-    out["avg_purchase_ticket"] = purchases / np.maximum(raw["PURCHASES_TRX"], 1.0)
-    out["avg_cash_advance_ticket"] = cash / np.maximum(raw["CASH_ADVANCE_TRX"], 1.0)
-    return out
+    return pd.DataFrame(derive(raw), index=imputed.index)
 
 
 def engineer_features(clean: pd.DataFrame) -> pd.DataFrame:

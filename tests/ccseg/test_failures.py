@@ -134,8 +134,8 @@ def test_a_run_on_a_file_with_every_row_quarantined_ends_in_one_line(
     lines = finished.stderr.splitlines()
     assert finished.returncode == 2
     assert lines[-1] == error_line(
-        f"{all_quarantined}: all 2 rows were quarantined (not_a_number 2); nothing to use. "
-        f"See each row's reasons with `ccseg validate {all_quarantined} --out DIR`"
+        f"{all_quarantined}: all 2 rows were quarantined (not_a_number 2); nothing to use; "
+        f"see each row's reasons with `ccseg validate {all_quarantined} --out DIR`"
     )
     assert [line for line in lines if line.startswith("ccseg:")] == [lines[-1]]
     assert "Traceback" not in finished.stderr

@@ -2,8 +2,8 @@
 
 The run under test is the console script in its own process group, as a terminal starts it,
 talking to the session's Prefect API; the signal goes to the group, as Ctrl-C does. A run is
-"under way" once a grid cell has logged its model (an MLmodel file appears): the test
-never touches the MLflow database while the other process may still be creating it.
+"under way" once Prefect reports a completed grid cell: the test never touches the MLflow
+database while the other process may still be creating it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -83,10 +84,12 @@ def _start_run(work: Path, data: Path, tmp_path: Path) -> subprocess.Popen[str]:
 @pytest.fixture
 def running(work: Path, data: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """A `ccseg run` in another process, returned once its grid is under way."""
+    # The Prefect API is the session's: only cells this run started count.
+    started = datetime.now(UTC)
     process = _start_run(work, data, tmp_path)
     try:
         deadline = time.monotonic() + GUARD_SECONDS
-        while not list(work.glob("mlartifacts/models/*/artifacts/MLmodel")):
+        while not _grid_cell_completed_since(started):
             assert process.poll() is None, process.communicate()[1]
             assert time.monotonic() < deadline, "the run never reached its grid"
             time.sleep(0.2)
@@ -104,6 +107,27 @@ def _runs(work: Path) -> tuple[list, list]:
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     return parents, children
+
+
+def _grid_cell_completed_since(started: datetime) -> bool:
+    """Whether a grid cell completed since `started`, from Prefect's API (cells log no model)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        TaskRunFilter,
+        TaskRunFilterName,
+        TaskRunFilterStartTime,
+        TaskRunFilterState,
+        TaskRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    cells = TaskRunFilter(
+        name=TaskRunFilterName(like_="cell "),
+        start_time=TaskRunFilterStartTime(after_=started),
+        state=TaskRunFilterState(type=TaskRunFilterStateType(any_=[StateType.COMPLETED])),
+    )
+    with get_client(sync_client=True) as client:
+        return bool(client.read_task_runs(task_run_filter=cells, limit=1))
 
 
 def _cancelled_flow_runs() -> int:

@@ -81,8 +81,19 @@ def test_each_grid_cell_is_one_child_run_with_every_metric(first_run) -> None:
     assert sorted(runs["tags.grid_cell"]) == sorted(cell.cell_id for cell in grid.cells())
     for name in set(METRIC_NAMES) - {"bic"}:  # BIC is defined for mixtures only
         assert runs[f"metrics.{name}"].notna().all(), name
-    model_uri = f"runs:/{runs['run_id'].iloc[0]}/model"
-    assert mlflow.models.get_model_info(model_uri).signature is not None
+    assert (runs["params.algorithm"] == "kmeans").all()
+
+
+def test_only_the_chosen_cell_logs_a_model_and_it_is_the_registered_one(first_run) -> None:
+    summary, _, settings = first_run
+    client = MlflowClient(settings.tracking_uri)
+    runs = child_runs(settings, summary.parent_run_id)
+    experiment = client.get_experiment_by_name(settings.experiment_name)
+    models = client.search_logged_models(experiment_ids=[experiment.experiment_id])
+    chosen_run = runs.loc[runs["tags.grid_cell"] == summary.chosen_cell_id, "run_id"].item()
+    assert [m.source_run_id for m in models] == [chosen_run]
+    version = client.get_model_version(settings.registered_model_name, summary.promotion.version)
+    assert version.source == f"models:/{models[0].model_id}"
 
 
 def test_parent_run_records_data_hash_flow_run_and_reasoning(first_run) -> None:
@@ -145,9 +156,9 @@ def test_scoring_with_champion_reproduces_training_assignments(
     assert scored.rows_scored == ROWS
     trained = pd.read_csv(summary.segments_path)
     rescored = pd.read_csv(scored.output_path)
-    pd.testing.assert_series_equal(trained["segment"], rescored["segment"])
-    pd.testing.assert_series_equal(trained["segment_name"], rescored["segment_name"])
-    assert "distance" in rescored
+    pd.testing.assert_frame_equal(trained, rescored)
+    assert rescored["distance"].notna().all()
+    assert "probability" not in rescored  # k-means gives distances, not probabilities
 
 
 def test_rerun_on_same_data_keeps_the_champion(first_run, workspace, synthetic_file) -> None:
@@ -159,6 +170,18 @@ def test_rerun_on_same_data_keeps_the_champion(first_run, workspace, synthetic_f
         settings.registered_model_name, "champion"
     )
     assert champion.version == summary.promotion.version
+
+
+def test_better_model_replaces_the_champion(synthetic_file, tmp_path: Path) -> None:
+    # Two segments over five planted ones fails the rule's eligibility; five passes it.
+    worse, settings = run_flow(tmp_path, synthetic_file[0], small_grid([2]))
+    better, _ = run_flow(tmp_path, synthetic_file[0], small_grid([PLANTED_K]))
+    assert (worse.promotion.alias, better.promotion.alias) == ("champion", "champion")
+    assert better.promotion.previous_champion_version == worse.promotion.version
+    champion = MlflowClient(settings.tracking_uri).get_model_version_by_alias(
+        settings.registered_model_name, "champion"
+    )
+    assert champion.version == better.promotion.version != worse.promotion.version
 
 
 def test_worse_model_never_replaces_the_champion(first_run, workspace, synthetic_file) -> None:
@@ -197,18 +220,18 @@ def test_run_with_quarantined_rows_completes_and_records_counts(tmp_path: Path) 
 BAD_GRIDS = {
     "k below two": (
         {"feature_sets": ["log_scaled"], "algorithms": [{"name": "kmeans", "ks": [1]}]},
-        "k",
+        "every k must be >= 2, got [1]",
     ),
     "unknown algorithm": (
         {"feature_sets": ["log_scaled"], "algorithms": [{"name": "magic", "ks": [3]}]},
         "magic",
     ),
-    "empty grid": ({"feature_sets": ["log_scaled"], "algorithms": []}, "algorithm"),
+    "empty grid": ({"feature_sets": ["log_scaled"], "algorithms": []}, "algorithms is empty"),
     "unknown feature set": (
         {"feature_sets": ["vibes"], "algorithms": [{"name": "kmeans", "ks": [3]}]},
         "vibes",
     ),
-    "not json": ("{kmeans", "JSON"),
+    "not json": ("{kmeans", "grid spec is not valid JSON"),
 }
 
 
@@ -267,26 +290,3 @@ def test_without_any_data_a_synthetic_run_stays_apart_from_real_results(
     parent = client.get_run(summary.parent_run_id)
     assert parent.data.tags["data.synthetic"] == "true"
     assert client.get_experiment(parent.info.experiment_id).name == "cc-segmentation-synthetic"
-
-
-def test_scoring_a_batch_with_every_row_quarantined_is_one_clear_error(
-    first_run, workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
-    lines = write_synthetic(2, 9, workspace / "batch.csv").read_text().splitlines()
-    header = lines[0].split(",")
-    bad = [line.split(",") for line in lines[1:]]
-    for cells in bad:
-        cells[header.index("TENURE")] = "-1"
-    batch = workspace / "all_bad.csv"
-    batch.write_text("\n".join([lines[0], *(",".join(c) for c in bad)]) + "\n")
-    monkeypatch.setenv("CCSEG_WORK_DIR", str(workspace))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-
-    code = main(["score", "--data", str(batch), "--out", str(workspace / "bad_scored.csv")])
-
-    err = capsys.readouterr().err.splitlines()
-    assert code == 2
-    assert len(err) == 1
-    assert err[0].startswith(f"ccseg: error: {batch}: all 2 rows were quarantined")
-    assert not (workspace / "bad_scored.csv").exists()
-    assert not (workspace / "bad_scored_validation").exists()

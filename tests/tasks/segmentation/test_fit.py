@@ -11,21 +11,11 @@ from sklearn.metrics import adjusted_rand_score
 
 from schemas.columns import CUST_ID, RAW_COLUMNS
 from tasks.data.synthetic import SEGMENTS, generate_synthetic
-from tasks.segmentation.algorithms import (
-    ALGORITHMS,
-    SKOPS_TRUSTED_TYPES,
-    get_algorithm,
-    resample_params,
-)
+from tasks.mlops.model_logging import trusted_types
+from tasks.segmentation.algorithms import ALGORITHMS, get_algorithm
 from tasks.segmentation.fit import fit_cell, make_cell_pipeline
 from tasks.segmentation.grid import GridCell
-from tasks.segmentation.metrics import (
-    METRIC_DOCS,
-    METRIC_NAMES,
-    bootstrap_stability,
-    segment_shares,
-    separation_metrics,
-)
+from tasks.segmentation.metrics import METRIC_NAMES
 
 PER_BLOB = 80
 TIMING_METRICS = {"fit_seconds", "cell_seconds"}
@@ -117,11 +107,6 @@ def test_metrics_carry_exactly_the_fixed_names(fitted, name: str) -> None:
     assert all(isinstance(v, float) and np.isfinite(v) for v in metrics.values())
 
 
-def test_every_metric_name_is_documented() -> None:
-    assert tuple(METRIC_DOCS) == METRIC_NAMES
-    assert {"silhouette", "bic", "stability_ari", "noise_share", "fit_seconds"} <= set(METRIC_NAMES)
-
-
 @pytest.mark.parametrize("name", sorted(ALL_CELLS))
 def test_planted_well_separated_blobs_are_recovered(fitted, blobs, name: str) -> None:
     _, truth = blobs
@@ -158,7 +143,7 @@ def test_pipeline_saves_and_loads_in_mlflow_default_format_with_the_trusted_type
         fitted[name].pipeline,
         path,
         pip_requirements=["scikit-learn"],
-        skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
+        skops_trusted_types=trusted_types(),
     )
     restored = mlflow.sklearn.load_model(str(path))
     assert np.array_equal(restored.predict(clean), fitted[name].labels)
@@ -193,20 +178,10 @@ def test_gmm_gives_membership_probabilities_and_bic(fitted, blobs) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(ALL_CELLS))
-def test_stability_is_an_ari_in_range(fitted, name: str) -> None:
+def test_well_separated_blobs_are_stable_under_resampling(fitted, name: str) -> None:
     metrics = fitted[name].metrics
-    assert -1.0 <= metrics["stability_ari"] <= 1.0
-    assert 0.0 <= metrics["stability_ari_std"] <= 1.0
-
-
-def test_segment_shares_add_up_with_noise() -> None:
-    shares = segment_shares(np.array([0, 0, 0, 1, -1]))
-    assert shares == {
-        "n_segments": 2.0,
-        "min_segment_share": 0.2,
-        "max_segment_share": 0.6,
-        "noise_share": 0.2,
-    }
+    assert metrics["stability_ari"] >= 0.9
+    assert metrics["stability_ari_std"] <= 0.1
 
 
 @pytest.mark.parametrize("name", ["kmeans", "gmm", "ward", "hdbscan"])
@@ -237,13 +212,6 @@ def test_a_cell_that_finds_no_segment_is_marked_degenerate_not_raised(blobs) -> 
     assert set(metrics) == set(METRIC_NAMES) - {"bic"}
 
 
-def test_separation_metrics_mark_a_single_segment_as_degenerate() -> None:
-    space = np.random.default_rng(0).normal(size=(30, 2))
-    metrics = separation_metrics(space, np.zeros(30, dtype=int), sample_size=10, seed=0)
-    assert metrics["degenerate"] == 1.0
-    assert metrics["silhouette"] == -1.0
-
-
 def test_silhouette_is_sampled_when_the_frame_is_larger_than_the_sample(blobs) -> None:
     clean, _ = blobs
     sampled = fit_cell(
@@ -255,33 +223,6 @@ def test_silhouette_is_sampled_when_the_frame_is_larger_than_the_sample(blobs) -
     assert sampled.metrics["silhouette_sample_size"] == 100
     assert whole.metrics["silhouette_sample_size"] == len(clean)
     assert sampled.metrics["silhouette"] == pytest.approx(whole.metrics["silhouette"], abs=0.05)
-
-
-def test_metrics_are_computed_in_the_model_space_without_noise() -> None:
-    space = np.array([[0.0], [0.1], [10.0], [10.1], [500.0]])
-    labels = np.array([0, 0, 1, 1, -1])
-    metrics = separation_metrics(space, labels, sample_size=100, seed=0)
-    assert metrics["silhouette"] > 0.95  # the far-away noise point does not count
-    assert metrics["silhouette_sample_size"] == 4
-
-
-def test_bootstrap_stability_is_one_for_a_method_that_always_agrees(blobs) -> None:
-    clean, truth = blobs
-    calls: list[int] = []
-
-    def fit_predict(sample: pd.DataFrame, seed: int) -> np.ndarray:
-        calls.append(len(sample))
-        return truth
-
-    mean, std = bootstrap_stability(fit_predict, clean, truth, resamples=10, seed=0, rows=50)
-    assert (mean, std) == (1.0, 0.0)
-    assert calls == [50] * 10
-
-
-def test_hdbscan_resamples_scale_the_minimum_segment_size() -> None:
-    params = {"min_cluster_size": 100, "min_samples": None}
-    assert resample_params("hdbscan", params, 3_000, 9_000)["min_cluster_size"] == 33
-    assert resample_params("kmeans", {"n_init": 4}, 3_000, 9_000) == {"n_init": 4}
 
 
 def test_cell_pipeline_is_features_then_model() -> None:

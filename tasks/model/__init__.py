@@ -1,0 +1,1 @@
+"""The model shipped inside every registered MLflow model: imports nothing of the project."""
