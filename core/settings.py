@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ParameterError
@@ -12,6 +14,66 @@ from core.errors import ParameterError
 # The real dataset sits beside the project checkout; resolved from here, not from the caller's cwd.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_PATH = (PROJECT_ROOT / ".." / "shared" / "data" / "cc_general.csv").resolve()
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A money assumption the data cannot supply: what it is, a low and a high value."""
+
+    key: str
+    description: str
+    low: float
+    high: float
+
+    @property
+    def env_names(self) -> tuple[str, str]:
+        prefix = f"CCSEG_ECONOMICS_{self.key.upper()}"
+        return f"{prefix}_LOW", f"{prefix}_HIGH"
+
+
+def _rate(default: float, description: str) -> Any:
+    return Field(default, ge=0.0, le=1.0, description=description)
+
+
+class EconomicsSettings(BaseSettings):
+    """What the report assumes to put segments in money (tasks/report/economics.py).
+
+    CC GENERAL has no prices, rates or losses, so each is a named assumption with a low and a
+    high value (`<name>_low`, `<name>_high`), and the report shows every money figure as the range
+    between them. Defaults are typical of a US general-purpose card; override any one, e.g.
+    `CCSEG_ECONOMICS_PURCHASE_APR_LOW=0.18`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CCSEG_ECONOMICS_", extra="ignore", frozen=True)
+
+    interchange_rate_low: float = _rate(0.015, "Interchange earned, share of purchase value.")
+    interchange_rate_high: float = _rate(0.025, "Interchange earned, share of purchase value.")
+    purchase_apr_low: float = _rate(0.15, "Annual interest on the revolving balance.")
+    purchase_apr_high: float = _rate(0.25, "Annual interest on the revolving balance.")
+    cash_advance_fee_low: float = _rate(0.03, "Fee on each cash advance, share of the amount.")
+    cash_advance_fee_high: float = _rate(0.05, "Fee on each cash advance, share of the amount.")
+    stress_loss_rate_low: float = _rate(0.10, "Share of a stressed balance lost in a year.")
+    stress_loss_rate_high: float = _rate(0.30, "Share of a stressed balance lost in a year.")
+
+    @model_validator(mode="after")
+    def _low_not_above_high(self) -> EconomicsSettings:
+        for key in ASSUMPTION_KEYS:
+            low, high = getattr(self, f"{key}_low"), getattr(self, f"{key}_high")
+            if low > high:
+                raise ValueError(f"{key}: low ({low}) must not exceed high ({high})")
+        return self
+
+    def assumption(self, key: str) -> Assumption:
+        field = type(self).model_fields[f"{key}_low"]
+        return Assumption(
+            key, field.description or key, getattr(self, f"{key}_low"), getattr(self, f"{key}_high")
+        )
+
+    def assumptions(self) -> list[Assumption]:
+        return [self.assumption(key) for key in ASSUMPTION_KEYS]
+
+
+ASSUMPTION_KEYS = ("interchange_rate", "purchase_apr", "cash_advance_fee", "stress_loss_rate")
 
 
 class PipelineSettings(BaseSettings):
@@ -27,6 +89,8 @@ class PipelineSettings(BaseSettings):
     )
     experiment_name: str = Field("cc-segmentation", min_length=1)
     registered_model_name: str = Field("cc-segmentation", min_length=1)
+    # Read with the pipeline's settings, so a malformed value stops the run before any work.
+    economics: EconomicsSettings = Field(default_factory=EconomicsSettings)
 
     @property
     def tracking_uri(self) -> str:

@@ -1,4 +1,4 @@
-"""The segmentation flow: validate -> features -> grid -> select -> promote -> segments -> report.
+"""The segmentation flow: validate -> features -> grid -> finalists -> select -> promote -> report.
 
 Read it top to bottom: every step is a task from `tasks/`; this file only wires them.
 """
@@ -27,8 +27,9 @@ from tasks.report.publish import publish_outputs
 from tasks.retries import retry_unless_user_error
 from tasks.segmentation.evaluation import evaluate_registered
 from tasks.segmentation.features import engineer_features_task
+from tasks.segmentation.finalists import evaluate_finalist_task
 from tasks.segmentation.grid import GridSpec, default_grid, expand_grid
-from tasks.segmentation.selection import select_cell
+from tasks.segmentation.selection import select_cell, shortlist
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,22 @@ def segmentation(
             )
             for cell in cells
         ]
-        outcomes = [future.result() for future in futures]
-        table = grid_table(outcomes)
-        selection = select_cell(table)
-        chosen = next(o for o in outcomes if o.cell.cell_id == selection.chosen_cell_id)
+        outcomes = {o.cell.cell_id: o for o in (future.result() for future in futures)}
+        table = grid_table(list(outcomes.values()))
+        labels = {cell_id: o.result.labels for cell_id, o in outcomes.items()}
+        finalist_ids, duplicates = shortlist(table, labels, grid.finalists.count)
+        finalists = [
+            evaluate_finalist_task.submit(
+                outcomes[i].cell,
+                ingest.clean,
+                labels[i],
+                grid.finalists,
+                grid.silhouette_sample_size,
+            )
+            for i in finalist_ids
+        ]
+        selection = select_cell(table, [f.result() for f in finalists], duplicates)
+        chosen = outcomes[selection.chosen_cell_id]
         log_selection(table, selection, chosen.result.metrics)
 
         previous = previous_assignments(settings.registered_model_name, ingest.clean)
@@ -128,6 +141,8 @@ def segmentation(
             source=source,
             out=out,
             reports_dir=settings.reports_dir,
+            grid=grid,
+            economics=settings.economics,
         )
 
     return SegmentationSummary(

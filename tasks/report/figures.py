@@ -14,10 +14,12 @@ import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from tasks.profiling.naming import NOISE_SEGMENT, SegmentName
 from tasks.profiling.profiles import SegmentProfiles
+from tasks.profiling.traits import format_value
 
 DPI = 100
 MAX_SCATTER_POINTS = 4000
@@ -136,7 +138,7 @@ _METRIC_PANELS = (
     ("silhouette", "Silhouette (higher is better)"),
     ("davies_bouldin", "Davies-Bouldin (lower is better)"),
     ("stability_ari", "Stability: bootstrap ARI (higher is better)"),
-    ("bic", "BIC, Gaussian mixtures only (lower is better)"),
+    ("reference_silhouette", "Silhouette in the common reference space (higher is better)"),
 )
 
 
@@ -183,7 +185,10 @@ def metrics_vs_k_figure(grid: pd.DataFrame, chosen_cell_id: str) -> bytes:
     ]
     handles.append(Line2D([], [], color="red", marker="*", ls="", ms=12, label="chosen model"))
     fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)), fontsize=8)
-    fig.suptitle("Model quality against the number of segments (mean over seeds)")
+    fig.suptitle(
+        "Model quality against the number of segments (mean over seeds); only the reference-space "
+        "silhouette compares feature sets fairly"
+    )
     return png_bytes(fig)
 
 
@@ -192,8 +197,7 @@ def segment_profile_figure(
 ) -> bytes:
     """Bars of the segment's z-scores, same feature order for every segment, with medians."""
     z = profiles.feature_zscores.loc[segment]
-    medians = profiles.feature_medians.loc[segment]
-    overall = profiles.population_feature_medians
+    shown = profile_labels(profiles, segment)
     colour = segment_colours(profiles.segments)[segment]
     fig = _new_figure(8.5, 0.36 * len(z) + 1.6)
     ax = fig.add_subplot()
@@ -202,7 +206,7 @@ def segment_profile_figure(
     bar_colours = np.where(z.to_numpy() >= 0, colour, "#b0b0b0")
     ax.barh(y, z.clip(-limit, limit).to_numpy(), color=bar_colours)
     labels = [
-        f"{pretty(c)}  ({_short(medians[c])} vs {_short(overall[c])})"
+        f"{pretty(c)}  ({shown[c][0]} vs {shown[c][1]}{', means' if shown[c][2] else ''})"
         for c in profiles.feature_zscores.columns
     ]
     ax.set_yticks(y, labels, fontsize=8)
@@ -211,21 +215,84 @@ def segment_profile_figure(
     ax.set_ylim(-0.6, len(z) - 0.4)
     ax.set_xlabel("segment mean vs all customers, in standard deviations (z-score)")
     ax.set_title(
-        f"{names[segment].name}\nz-score per feature; in brackets: median in segment vs overall",
+        f"{names[segment].name}\nz-score per feature; in brackets: segment vs all customers "
+        "(median; mean for zero-heavy features)",
         fontsize=10,
     )
     ax.grid(axis="x", alpha=0.3)
     return png_bytes(fig)
 
 
-def _short(value: float) -> str:
-    if not np.isfinite(value):
-        return "n/a"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:.0f}"
-    return f"{value:.2f}"
+def profile_labels(profiles: SegmentProfiles, segment: int) -> dict[str, tuple[str, str, bool]]:
+    """Per feature: (segment value, all customers' value, is a mean), written as everywhere else."""
+    return {
+        c: (
+            format_value(c, float(profiles.feature_values.at[segment, c])),
+            format_value(c, float(profiles.population_feature_values[c])),
+            profiles.feature_statistic[c] == "mean",
+        )
+        for c in profiles.feature_zscores.columns
+    }
+
+
+def split_figure(columns: list[tuple[str, np.ndarray, dict[int, str]]], title: str = "") -> bytes:
+    """An alluvial diagram: customers flowing from the segments at one k to those at the next.
+
+    `columns` are (heading, labels per customer, {segment: label}) in order of k.
+    """
+    fig = _new_figure(12, 6.5)
+    ax = fig.add_subplot()
+    n = len(columns[0][1])
+    gap = 0.02 * n
+    width = 0.12
+    spans: list[dict[int, tuple[float, float]]] = []
+    for x, (heading, labels, names) in enumerate(columns):
+        counts = pd.Series(labels).value_counts().sort_index()
+        bottom, placed = 0.0, {}
+        colours = segment_colours([int(s) for s in counts.index])
+        for segment, count in counts.items():
+            placed[int(segment)] = (bottom, bottom + count)
+            ax.add_patch(
+                Rectangle((x - width / 2, bottom), width, count, color=colours[int(segment)])
+            )
+            text = textwrap.fill(names.get(int(segment), str(segment)), 24)
+            ax.text(
+                x + (width / 2 + 0.02 if x == len(columns) - 1 else -width / 2 - 0.02),
+                bottom + count / 2,
+                f"{text}\n{count:,}",
+                ha="left" if x == len(columns) - 1 else "right",
+                va="center",
+                fontsize=7.5,
+            )
+            bottom += count + gap
+        spans.append(placed)
+        ax.text(x, -0.04 * n, heading, ha="center", va="top", fontsize=10, weight="bold")
+    t = np.linspace(0, 1, 40)
+    ease = 3 * t**2 - 2 * t**3
+    for x in range(len(columns) - 1):
+        flows = pd.crosstab(columns[x][1], columns[x + 1][1])
+        left_used = {s: spans[x][s][0] for s in spans[x]}
+        right_used = {s: spans[x + 1][s][0] for s in spans[x + 1]}
+        colours = segment_colours(list(spans[x]))
+        for source in flows.index:
+            for target in flows.columns:
+                count = int(flows.at[source, target])
+                if count == 0:
+                    continue
+                y0, y1 = left_used[int(source)], right_used[int(target)]
+                xs = x + width / 2 + (1 - width) * t
+                lower = y0 + (y1 - y0) * ease
+                ax.fill_between(
+                    xs, lower, lower + count, color=colours[int(source)], alpha=0.35, lw=0
+                )
+                left_used[int(source)] += count
+                right_used[int(target)] += count
+    ax.set_xlim(-0.9, len(columns) - 0.1)
+    ax.set_ylim(-0.1 * n, (1 + 0.02 * 12) * n)
+    ax.invert_yaxis()
+    ax.axis("off")
+    ax.set_title(title or "How the segments split as k grows", fontsize=11)
+    return png_bytes(fig)
 
 
 def silhouette_figure(
@@ -271,6 +338,7 @@ def render_figures(
     embedding: np.ndarray,
     embedding_method: str,
     silhouette_samples: np.ndarray | None,
+    splits: list[tuple[str, np.ndarray, dict[int, str]]] | None = None,
 ) -> dict[str, bytes]:
     """Every figure of the report, name -> PNG bytes (the same bytes MLflow gets)."""
     figures = {
@@ -281,6 +349,8 @@ def render_figures(
     }
     if silhouette_samples is not None:
         figures["silhouette"] = silhouette_figure(silhouette_samples, labels, names)
+    if splits is not None and len(splits) > 1:
+        figures["splits"] = split_figure(splits)
     for segment in profiles.segments:
         figures[profile_figure_key(segment)] = segment_profile_figure(profiles, names, segment)
     return figures

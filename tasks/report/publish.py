@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from sklearn.metrics import silhouette_samples
 
+from core.settings import EconomicsSettings
 from tasks.data.ingest import IngestResult
 from tasks.data.source import DataSource
 from tasks.mlops.cell_runs import CellOutcome
@@ -28,6 +29,10 @@ from tasks.retries import retry_unless_user_error
 from tasks.segmentation.algorithms import ALGORITHMS
 from tasks.segmentation.assignments import assign_segments, write_table
 from tasks.segmentation.features import FEATURE_SETS
+from tasks.segmentation.grid import FinalistSpec, GridSpec
+from tasks.segmentation.nesting import next_k_labels
+from tasks.segmentation.reference import reference_space
+from tasks.segmentation.robustness import robustness
 from tasks.segmentation.selection import Selection
 
 REPORT_ARTIFACT_DIR = "report"
@@ -47,8 +52,22 @@ def report_inputs(
     chosen: CellOutcome,
     previous_labels: pd.Series | None,
     run_meta: dict,
+    grid: GridSpec | None = None,
+    economics: EconomicsSettings | None = None,
 ) -> ReportInputs:
-    """Everything the report needs, from the flow's results (the chosen model's own space)."""
+    """Everything the report needs, from the flow's results (the chosen model's own space).
+
+    Also refits the chosen configuration for the report's robustness appendix and its
+    split-at-the-next-k figure (a few fits, with the finalists' number of starts).
+    """
+    finalist_spec = grid.finalists if grid is not None else FinalistSpec()
+    sample_size = grid.silhouette_sample_size if grid is not None else 5_000
+    chosen_row = selection.finalists[selection.finalists["cell_id"] == selection.chosen_cell_id]
+    segment_jaccard = (
+        dict(chosen_row["segment_jaccard"].iloc[0])
+        if not chosen_row.empty and "segment_jaccard" in chosen_row
+        else None
+    )
     space = np.asarray(chosen.result.pipeline[:-1].transform(ingest.clean), dtype=float)
     labels = pd.Series(chosen.result.labels, name="segment")
     assigned = labels.to_numpy() >= 0
@@ -70,6 +89,21 @@ def report_inputs(
         model_space=space,
         previous_labels=previous_labels,
         run_meta=run_meta,
+        reference_space=reference_space(ingest.clean),
+        finalists=selection.finalists,
+        segment_jaccard=segment_jaccard,
+        robustness=robustness(
+            chosen.cell, ingest.clean, chosen.result.labels, n_init=finalist_spec.n_init
+        ),
+        splits=next_k_labels(
+            chosen.cell,
+            ingest.clean,
+            chosen.result.labels,
+            n_init=finalist_spec.n_init,
+            max_rows=finalist_spec.max_rows,
+        ),
+        economics=economics or EconomicsSettings(),
+        silhouette_sample_size=sample_size,
     )
 
 
@@ -99,6 +133,8 @@ def publish_outputs(
     source: DataSource,
     out: Path,
     reports_dir: Path,
+    grid: GridSpec | None = None,
+    economics: EconomicsSettings | None = None,
 ) -> Published:
     """Build the report, write the segment table, log both; publish a Prefect summary artifact."""
     parent = mlflow.active_run()
@@ -112,7 +148,17 @@ def publish_outputs(
         "is_synthetic": source.is_synthetic,
         "registry": promotion.reason,
     }
-    inputs = report_inputs(ingest, features, table, selection, chosen, previous_labels, run_meta)
+    inputs = report_inputs(
+        ingest,
+        features,
+        table,
+        selection,
+        chosen,
+        previous_labels,
+        run_meta,
+        grid,
+        economics,
+    )
     report = build_report(inputs)
     report_path = write_report(report, reports_dir)
     names = {int(segment): entry.name for segment, entry in report.names.items()}

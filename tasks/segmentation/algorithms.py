@@ -137,6 +137,8 @@ class Algorithm:
     why: str
     # Cap on the rows of each stability resample: O(n^2) methods refit on a subsample.
     stability_rows: int | None = None
+    # Whether the seed changes the result (random starts); Ward and HDBSCAN are deterministic.
+    seeded: bool = True
 
     def resolve(self, params: Mapping[str, object]) -> dict[str, ParamValue]:
         """Every parameter with its default filled in; an unknown or bad one is a ParameterError."""
@@ -215,7 +217,7 @@ ALGORITHMS: dict[str, Algorithm] = {
                 "reg_covar": ParamRule(float, 1e-6, minimum=0.0),
             },
             _gmm,
-            "Elliptical segments of different sizes and soft membership; BIC judges k.",
+            "Elliptical segments of different sizes and soft membership.",
         ),
         Algorithm(
             "ward",
@@ -224,6 +226,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             _ward,
             "Hierarchical: shows how segments nest as k grows; no random start.",
             stability_rows=SUBSAMPLED_STABILITY_ROWS,
+            seeded=False,
         ),
         Algorithm(
             "hdbscan",
@@ -235,6 +238,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             _hdbscan,
             "Density-based: finds its own number of segments and names outliers as noise.",
             stability_rows=SUBSAMPLED_STABILITY_ROWS,
+            seeded=False,
         ),
     )
 }

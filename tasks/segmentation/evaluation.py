@@ -9,6 +9,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from tasks.segmentation.metrics import segment_shares, separation_metrics
+from tasks.segmentation.reference import reference_silhouette, reference_space
 
 
 def evaluate_pipeline(
@@ -16,13 +17,18 @@ def evaluate_pipeline(
 ) -> dict[str, float]:
     """Separation and segment shares of a fitted pipeline on `clean`, in its own model space.
 
-    The grid's own metric functions, so a champion and a candidate are measured alike.
+    The grid's own metric functions, so a champion and a candidate are measured alike, in
+    their own spaces and in the common reference space.
     """
     space = np.asarray(pipeline[:-1].transform(clean))
     labels = np.asarray(pipeline[-1].predict(space))
-    return segment_shares(labels) | separation_metrics(
+    metrics = segment_shares(labels) | separation_metrics(
         space, labels, sample_size=silhouette_sample_size, seed=seed
     )
+    metrics["reference_silhouette"] = reference_silhouette(
+        reference_space(clean), labels, silhouette_sample_size
+    )
+    return metrics
 
 
 def evaluate_registered(
