@@ -56,6 +56,8 @@ def proportion_test(metric: str, baseline: float, change: float, available: int)
     """Detect a move of the proportion `baseline` by `change` (e.g. -0.05 for -5 points)."""
     target = float(np.clip(baseline + change, 0.0, 1.0))
     size = float(proportion_effectsize(target, baseline)) if target != baseline else 0.0
+    if available == 0:  # no baseline was measured: nothing to size a test on
+        size = 0.0
     return TestDesign(
         metric, "proportion", baseline, target - baseline, size, _per_arm(size), available
     )

@@ -163,6 +163,9 @@ def metrics_vs_k_figure(grid: pd.DataFrame, chosen_cell_id: str) -> bytes:
     series = sorted(grid.groupby(["algorithm", "feature_set"]).groups)
     styles = series_styles(series)
     for ax, (metric, title) in zip(axes, _METRIC_PANELS, strict=True):
+        if metric not in grid:  # a grid logged before the metric existed
+            ax.set_axis_off()
+            continue
         for key in series:
             cells = grid[(grid["algorithm"] == key[0]) & (grid["feature_set"] == key[1])]
             x = cells["k"].where(cells["k"].notna(), cells["n_segments"])

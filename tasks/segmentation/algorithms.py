@@ -192,9 +192,10 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm(
             "kmeans",
             True,
-            {"n_init": ParamRule(int, 4, minimum=1), "max_iter": ParamRule(int, 300, minimum=10)},
+            {"n_init": ParamRule(int, 10, minimum=1), "max_iter": ParamRule(int, 300, minimum=10)},
             _kmeans,
-            "Compact, similar-sized segments; the reference method (4 k-means++ starts).",
+            "Compact, similar-sized segments; the reference method (10 k-means++ starts: with 4, "
+            "seeds disagreed at k = 3 and 6 on the real data and the optimiser was measured).",
         ),
         Algorithm(
             "minibatch_kmeans",

@@ -84,6 +84,7 @@ class _Spec(BaseModel):
         except ValidationError as exc:
             named = isinstance(data, dict) and "name" in data and "algorithms" not in data
             where = f" (algorithm {data['name']!r})" if named else ""
+            where = " (finalists)" if cls.__name__ == "FinalistSpec" else where
             raise GridSpecError(f"invalid grid spec{where}: {_pydantic_problems(exc)}") from None
         except ParameterError as exc:
             raise GridSpecError(str(exc)) from None

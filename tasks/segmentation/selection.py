@@ -16,9 +16,12 @@ better by more than SILHOUETTE_TIE. The top `count` partitions are the finalists
 
 Choice (finalists, re-measured by tasks/segmentation/finalists.py with several seeds, more starts
 and at least 50 resamples). A finalist qualifies when its mean bootstrap ARI is at least
-MIN_STABILITY. Among qualifiers the best reference silhouette wins; finalists within
-SILHOUETTE_TIE of it are practically tied and the more stable one is preferred, then fewer
-segments (cheaper to act on), then the simpler feature set, then the cell id.
+MIN_STABILITY. Among qualifiers the best reference silhouette sets the bar; finalists within
+SILHOUETTE_TIE of it are practically tied on separation and are compared on stability: the most
+stable sets a second bar, and finalists within STABILITY_TIE of it are practically tied on
+stability too (0.986 against 0.999 is no real difference; 0.75 against 0.95 is). Among those the
+better reference silhouette wins, then fewer segments (cheaper to act on), then the simpler
+feature set, then the cell id.
 
 If nothing qualifies, the best-separated candidate is taken and the reasoning says loudly that no
 candidate met the bar.
@@ -46,6 +49,7 @@ MAX_NOISE_SHARE = 0.10
 MIN_STABILITY = 0.75
 SCREEN_STABILITY = 0.60
 SILHOUETTE_TIE = 0.02
+STABILITY_TIE = 0.02
 DUPLICATE_ARI = 0.95
 # Rows on which candidate partitions are compared for duplicates (bounded for large portfolios).
 DUPLICATE_CHECK_ROWS = 20_000
@@ -157,11 +161,17 @@ def _finalist_table(finalists: Sequence[FinalistResult]) -> pd.DataFrame:
     return table
 
 
-def _tied_order(candidates: pd.DataFrame) -> pd.DataFrame:
+def _tied_on_separation(candidates: pd.DataFrame) -> pd.DataFrame:
     best = candidates["reference_silhouette"].max()
-    tied = candidates[candidates["reference_silhouette"] >= best - SILHOUETTE_TIE]
-    return tied.sort_values(
-        ["stability_mean", "n_segments", "pca", "cell_id"],
+    return candidates[candidates["reference_silhouette"] >= best - SILHOUETTE_TIE]
+
+
+def _tied_order(candidates: pd.DataFrame) -> pd.DataFrame:
+    """The candidates still in the running, best first (see the module docstring)."""
+    tied = _tied_on_separation(candidates)
+    steady = tied[tied["stability_mean"] >= tied["stability_mean"].max() - STABILITY_TIE]
+    return steady.sort_values(
+        ["reference_silhouette", "n_segments", "pca", "cell_id"],
         ascending=[False, True, True, True],
         kind="stable",
     )
@@ -235,14 +245,17 @@ def _explain(
             "taken; treat these segments as exploratory.",
         ]
         return "\n".join(lines)
-    tied = _tied_order(table[table["qualified"]])
+    qualified = table[table["qualified"]]
+    tied = _tied_on_separation(qualified)
+    steady = _tied_order(qualified)
     lines += [
         "",
-        f"Among qualified finalists the best reference silhouette wins; {len(tied)} were within "
-        f"{SILHOUETTE_TIE} of it and were ordered by stability, then fewer segments, then the "
-        "simpler feature set.",
+        f"{len(tied)} qualified finalist(s) were within {SILHOUETTE_TIE} of the best reference "
+        f"silhouette; of those, {len(steady)} were within {STABILITY_TIE} of the most stable, "
+        "and among them the better reference silhouette won (then fewer segments, then the "
+        "simpler feature set).",
     ]
-    others = table[table["qualified"] & ~table["chosen"]]
+    others = qualified[~qualified["chosen"]]
     if not others.empty:
         second = _tied_order(others).iloc[0]
         lines.append(

@@ -1,19 +1,22 @@
-"""The report's inputs made by the real grid code (fit, shortlist, finalists, select, publish).
+"""Report fixtures: the report's inputs made by the real grid code, on synthetic and real data.
 
 What the segmentation flow does between the data and the report, minus MLflow and Prefect: every
-grid cell through `tasks.segmentation.fit.fit_cell`, the shortlist and the finalists through the
-selection rule, and `tasks.report.publish.report_inputs` to assemble what the report reads. The
-report tests run on these outputs, so they see what a real run produces.
+grid cell through `tasks.segmentation.fit.fit_cell`, the shortlist and finalists through the
+selection rule, and `tasks.report.publish.report_inputs` to assemble what the report reads. Each
+is built once per session, so the report tests see what a real run produces, at test size.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from core.settings import EconomicsSettings
 from tasks.data.ingest import read_and_validate
+from tasks.data.synthetic import write_synthetic
 from tasks.mlops.cell_runs import CellOutcome, grid_table
-from tasks.report.build import ReportInputs
+from tasks.report.build import Report, ReportInputs, build_report
 from tasks.report.publish import report_inputs
 from tasks.segmentation.features import engineer_features
 from tasks.segmentation.finalists import evaluate_finalist
@@ -80,3 +83,31 @@ def grid_report_inputs(
         grid,
         economics,
     )
+
+
+SYNTHETIC_ROWS = 2_500
+
+
+@pytest.fixture(scope="session")
+def synthetic_inputs(tmp_path_factory: pytest.TempPathFactory) -> ReportInputs:
+    """A small real grid (k-means, two feature sets, k 3-5, two finalists) on synthetic data."""
+    path = write_synthetic(SYNTHETIC_ROWS, 3, tmp_path_factory.mktemp("synthetic") / "cc.csv")
+    grid = small_grid([3, 4, 5], ["log_scaled", "behavioural"], finalists=2)
+    return grid_report_inputs(path, grid, is_synthetic=True)
+
+
+@pytest.fixture(scope="session")
+def synthetic_report(synthetic_inputs: ReportInputs) -> Report:
+    return build_report(synthetic_inputs)
+
+
+@pytest.fixture(scope="session")
+def real_inputs(real_data_path: Path) -> ReportInputs:
+    """The real grid code on the real file: PCA and its plain twin at k 4-5, two finalists."""
+    grid = small_grid([4, 5], ["behavioural", "behavioural_pca"], finalists=2)
+    return grid_report_inputs(real_data_path, grid, is_synthetic=False)
+
+
+@pytest.fixture(scope="session")
+def real_report(real_inputs: ReportInputs) -> Report:
+    return build_report(real_inputs)
