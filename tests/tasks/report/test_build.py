@@ -185,3 +185,12 @@ def test_summary_markdown_does_not_count_noise_as_a_segment(synthetic_report):
         synthetic_report, names={**synthetic_report.names, NOISE_SEGMENT: noise}
     )
     assert f", {segments} segments.**" in summary_markdown(with_noise)
+
+
+def test_only_methods_the_run_used_are_named(synthetic_inputs, synthetic_report):
+    used = set(synthetic_inputs.grid["algorithm"])
+    assert used == {"kmeans"}
+    html = synthetic_report.html
+    for other in ("minibatch_kmeans", "gmm", "ward", "hdbscan"):
+        assert f"<code>{other}</code>" not in html
+    assert "BIC judges" not in html and "<code>kmeans</code> <b>(chosen)</b>" in html

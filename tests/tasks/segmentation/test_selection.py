@@ -1,4 +1,4 @@
-"""The selection rule: screen, shortlist in the reference space, choose among re-measured finalists."""
+"""The selection rule: screen, shortlist in the reference space, choose among finalists."""
 
 from __future__ import annotations
 
