@@ -1,4 +1,4 @@
-"""The reference space is one yardstick: no PCA, every engineered column, the same for every cell."""
+"""The reference space is one yardstick: no PCA, every engineered column, for every cell."""
 
 from __future__ import annotations
 
