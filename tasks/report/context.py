@@ -21,7 +21,7 @@ from tasks.report.baseline import (
     Baseline,
 )
 from tasks.report.data_look import DataLook
-from tasks.report.economics import HIGH_UTILISATION, Economics, money, money_range
+from tasks.report.economics import HIGH_UTILISATION, Economics, money, money_range, trade_off
 from tasks.report.figures import profile_figure_key, segment_colours
 from tasks.report.quantities import build_quantities, pct, score
 from tasks.report.recommendations import Recommendation, quantity_key
@@ -166,7 +166,7 @@ FINALIST_COLUMNS = (
 
 
 def _economics_rows(
-    economics: Economics, profiles: SegmentProfiles, names: dict[int, SegmentName]
+    profiles: SegmentProfiles, names: dict[int, SegmentName]
 ) -> list[dict[str, Any]]:
     order = profiles.sizes.sort_values("n", ascending=False, kind="stable").index
     return [{"id": int(s), "name": names[int(s)].name} for s in order]
@@ -268,7 +268,7 @@ def report_context(
         "segments": segments,
         "decisions": decisions(actions),
         "actions": [actions[s["id"]] for s in segments if s["id"] in actions],
-        "economics_rows": _economics_rows(economics, profiles, names),
+        "economics_rows": _economics_rows(profiles, names),
         "assumptions": economics.assumptions,
         "high_utilisation": HIGH_UTILISATION,
         "trade_off": trade_off(economics, names),
@@ -311,32 +311,3 @@ def report_context(
         "further_approaches": FURTHER_APPROACHES,
         "figures": figures,
     }
-
-
-def trade_off(economics: Economics, names: dict[int, SegmentName]) -> str:
-    """The risk-return sentence of the executive page, from this run's numbers.
-
-    The segments that hold most of the stressed balances, and how much of the revenue they make.
-    """
-    by = economics.by_group.drop(index=-1, errors="ignore")
-    if by.empty or economics.portfolio["stressed_balance"] <= 0:
-        return "No customer is under stress by the report's definition."
-    ranked = by.sort_values("stressed_balance_share", ascending=False)
-    top, covered = [], 0.0
-    for segment, row in ranked.iterrows():
-        top.append(int(segment))
-        covered += float(row["stressed_balance_share"])
-        if covered >= 0.5:
-            break
-    group = by.loc[top]
-    low = group["revenue_low"].sum() / economics.portfolio["revenue_low"]
-    high = group["revenue_high"].sum() / economics.portfolio["revenue_high"]
-    customers = group["customers"].sum() / economics.portfolio["customers"]
-    listed = " and ".join(names[s].name for s in top)
-    low, high = sorted((low, high))
-    share = f"{low:.0%}" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%} to {high:.0%}"
-    return (
-        f"{listed} ({customers:.0%} of customers) hold {covered:.0%} of the balances under stress "
-        f"and make {share} of the revenue: the revenue and the risk sit in the same customers, so "
-        "containing risk there costs income, and growing income there adds risk."
-    )

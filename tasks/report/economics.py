@@ -24,6 +24,7 @@ import pandas as pd
 
 from core.settings import Assumption, EconomicsSettings
 from schemas.raw import breaks_soft_rule
+from tasks.profiling.naming import SegmentName
 
 HIGH_UTILISATION = 0.9
 MONTHS_A_YEAR = 12
@@ -152,3 +153,32 @@ def share_range(low: float, high: float) -> str:
     if f"{first:.0%}" == f"{second:.0%}":
         return f"{first:.0%}"
     return f"{first:.0%} to {second:.0%}"
+
+
+def trade_off(economics: Economics, names: dict[int, SegmentName]) -> str:
+    """The risk-return sentence of the executive page, from this run's numbers.
+
+    The segments that hold most of the stressed balances, and how much of the revenue they make.
+    """
+    by = economics.by_group.drop(index=-1, errors="ignore")
+    if by.empty or economics.portfolio["stressed_balance"] <= 0:
+        return "No customer is under stress by the report's definition."
+    ranked = by.sort_values("stressed_balance_share", ascending=False)
+    top, covered = [], 0.0
+    for segment, row in ranked.iterrows():
+        top.append(int(segment))
+        covered += float(row["stressed_balance_share"])
+        if covered >= 0.5:
+            break
+    group = by.loc[top]
+    low = group["revenue_low"].sum() / economics.portfolio["revenue_low"]
+    high = group["revenue_high"].sum() / economics.portfolio["revenue_high"]
+    customers = group["customers"].sum() / economics.portfolio["customers"]
+    listed = " and ".join(names[s].name for s in top)
+    low, high = sorted((low, high))
+    share = f"{low:.0%}" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%} to {high:.0%}"
+    return (
+        f"{listed} ({customers:.0%} of customers) hold {covered:.0%} of the balances under stress "
+        f"and make {share} of the revenue: the revenue and the risk sit in the same customers, so "
+        "containing risk there costs income, and growing income there adds risk."
+    )

@@ -6,59 +6,33 @@ Prefect's thread pool and always renders with Agg.
 
 from __future__ import annotations
 
-import io
 import textwrap
 
 import numpy as np
 import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from tasks.profiling.naming import NOISE_SEGMENT, SegmentName
 from tasks.profiling.profiles import SegmentProfiles
 from tasks.profiling.traits import format_value
+from tasks.report.figure_style import PALETTE, new_figure, png_bytes, segment_colours
+from tasks.report.split_figure import split_figure
 
-DPI = 100
 MAX_SCATTER_POINTS = 4000
 Z_CLIP = 2.0  # z beyond +-2 is "far from average" either way; clipping keeps colours readable
-_PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#393b79",
-)  # fmt: skip
-_NOISE_COLOUR = "#9e9e9e"
-
-
-def png_bytes(fig: Figure) -> bytes:
-    """PNG with a fixed dpi and no software/date metadata: same input, same bytes."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
-
-
-def segment_colours(segments: list[int]) -> dict[int, str]:
-    """One colour per segment id, stable for a given set of ids; noise is grey."""
-    ordered = sorted(s for s in segments if s != NOISE_SEGMENT)
-    colours = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(ordered)}
-    if NOISE_SEGMENT in segments:
-        colours[NOISE_SEGMENT] = _NOISE_COLOUR
-    return colours
+# png_bytes and segment_colours are re-exported: the notebook and the tests import them from here.
 
 
 def pretty(column: str) -> str:
     return column.replace("_", " ")
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained")
-
-
 def segment_sizes_figure(profiles: SegmentProfiles, names: dict[int, SegmentName]) -> bytes:
     sizes = profiles.sizes.sort_values("n")
     colours = segment_colours(profiles.segments)
-    fig = _new_figure(8, 0.55 * len(sizes) + 1.4)
+    fig = new_figure(8, 0.55 * len(sizes) + 1.4)
     ax = fig.add_subplot()
     labels = [names[int(s)].name for s in sizes.index]
     ax.barh(labels, sizes["n"], color=[colours[int(s)] for s in sizes.index])
@@ -75,7 +49,7 @@ def zscore_heatmap_figure(profiles: SegmentProfiles, names: dict[int, SegmentNam
     """Features down, segments (largest first) across: stays readable with many features."""
     largest_first = profiles.sizes.sort_values("n", ascending=False, kind="stable").index
     z = profiles.feature_zscores.loc[largest_first].T
-    fig = _new_figure(1.35 * z.shape[1] + 4.5, 0.34 * z.shape[0] + 2.4)
+    fig = new_figure(1.35 * z.shape[1] + 4.5, 0.34 * z.shape[0] + 2.4)
     ax = fig.add_subplot()
     image = ax.imshow(
         z.clip(-Z_CLIP, Z_CLIP).to_numpy(),
@@ -109,7 +83,7 @@ def projection_figure(
     codes = np.asarray(labels, dtype=np.int64)
     keep = _sample(len(codes))
     colours = segment_colours(sorted(set(codes.tolist())))
-    fig = _new_figure(8, 6)
+    fig = new_figure(8, 6)
     ax = fig.add_subplot()
     for segment in sorted(colours):
         mask = codes[keep] == segment
@@ -150,7 +124,7 @@ def series_styles(series: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[
     """
     rounds = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
     return {
-        key: (_PALETTE[i % len(_PALETTE)], *rounds[(i // len(_PALETTE)) % len(rounds)])
+        key: (PALETTE[i % len(PALETTE)], *rounds[(i // len(PALETTE)) % len(rounds)])
         for i, key in enumerate(series)
     }
 
@@ -158,7 +132,7 @@ def series_styles(series: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[
 def metrics_vs_k_figure(grid: pd.DataFrame, chosen_cell_id: str) -> bytes:
     """One line per algorithm x feature set (mean over seeds); the chosen cell is a red star."""
     chosen = grid.loc[grid["cell_id"] == chosen_cell_id]
-    fig = _new_figure(12, 8.5)
+    fig = new_figure(12, 8.5)
     axes = fig.subplots(2, 2).ravel()
     series = sorted(grid.groupby(["algorithm", "feature_set"]).groups)
     styles = series_styles(series)
@@ -202,7 +176,7 @@ def segment_profile_figure(
     z = profiles.feature_zscores.loc[segment]
     shown = profile_labels(profiles, segment)
     colour = segment_colours(profiles.segments)[segment]
-    fig = _new_figure(8.5, 0.36 * len(z) + 1.6)
+    fig = new_figure(8.5, 0.36 * len(z) + 1.6)
     ax = fig.add_subplot()
     y = np.arange(len(z))[::-1]
     limit = float(min(3.0, max(1.0, np.ceil(z.abs().max() * 2) / 2)))
@@ -238,66 +212,6 @@ def profile_labels(profiles: SegmentProfiles, segment: int) -> dict[str, tuple[s
     }
 
 
-def split_figure(columns: list[tuple[str, np.ndarray, dict[int, str]]], title: str = "") -> bytes:
-    """An alluvial diagram: customers flowing from the segments at one k to those at the next.
-
-    `columns` are (heading, labels per customer, {segment: label}) in order of k.
-    """
-    fig = _new_figure(12, 6.5)
-    ax = fig.add_subplot()
-    n = len(columns[0][1])
-    gap = 0.02 * n
-    width = 0.12
-    spans: list[dict[int, tuple[float, float]]] = []
-    for x, (heading, labels, names) in enumerate(columns):
-        counts = pd.Series(labels).value_counts().sort_index()
-        bottom, placed = 0.0, {}
-        colours = segment_colours([int(s) for s in counts.index])
-        for segment, count in counts.items():
-            placed[int(segment)] = (bottom, bottom + count)
-            ax.add_patch(
-                Rectangle((x - width / 2, bottom), width, count, color=colours[int(segment)])
-            )
-            text = textwrap.fill(names.get(int(segment), str(segment)), 24)
-            ax.text(
-                x + (width / 2 + 0.02 if x == len(columns) - 1 else -width / 2 - 0.02),
-                bottom + count / 2,
-                f"{text}\n{count:,}",
-                ha="left" if x == len(columns) - 1 else "right",
-                va="center",
-                fontsize=7.5,
-            )
-            bottom += count + gap
-        spans.append(placed)
-        ax.text(x, -0.04 * n, heading, ha="center", va="top", fontsize=10, weight="bold")
-    t = np.linspace(0, 1, 40)
-    ease = 3 * t**2 - 2 * t**3
-    for x in range(len(columns) - 1):
-        flows = pd.crosstab(columns[x][1], columns[x + 1][1])
-        left_used = {s: spans[x][s][0] for s in spans[x]}
-        right_used = {s: spans[x + 1][s][0] for s in spans[x + 1]}
-        colours = segment_colours(list(spans[x]))
-        for source in flows.index:
-            for target in flows.columns:
-                count = int(flows.at[source, target])
-                if count == 0:
-                    continue
-                y0, y1 = left_used[int(source)], right_used[int(target)]
-                xs = x + width / 2 + (1 - width) * t
-                lower = y0 + (y1 - y0) * ease
-                ax.fill_between(
-                    xs, lower, lower + count, color=colours[int(source)], alpha=0.35, lw=0
-                )
-                left_used[int(source)] += count
-                right_used[int(target)] += count
-    ax.set_xlim(-0.9, len(columns) - 0.1)
-    ax.set_ylim(-0.1 * n, (1 + 0.02 * 12) * n)
-    ax.invert_yaxis()
-    ax.axis("off")
-    ax.set_title(title or "How the segments split as k grows", fontsize=11)
-    return png_bytes(fig)
-
-
 def silhouette_figure(
     samples: np.ndarray, labels: pd.Series, names: dict[int, SegmentName]
 ) -> bytes:
@@ -305,7 +219,7 @@ def silhouette_figure(
     values = np.asarray(samples, dtype=float)
     codes = np.asarray(labels, dtype=np.int64)
     colours = segment_colours(sorted(set(codes.tolist())))
-    fig = _new_figure(8, 6)
+    fig = new_figure(8, 6)
     ax = fig.add_subplot()
     bottom = 0
     gap = max(10, len(codes) // 100)
