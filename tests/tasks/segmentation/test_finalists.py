@@ -22,10 +22,8 @@ def clean():
 
 
 def _cell(algorithm: str, k: int = 5, **params) -> GridCell:
-    defaults = {
-        "kmeans": {"max_iter": 300, "n_init": 4},
-        "ward": {},
-    }  # a grid with few starts[algorithm]
+    # The cell as a grid with few k-means starts would have fitted it.
+    defaults = {"kmeans": {"max_iter": 300, "n_init": 4}, "ward": {}}[algorithm]
     return GridCell("log_scaled", algorithm, k, 0, tuple(sorted({**defaults, **params}.items())))
 
 
