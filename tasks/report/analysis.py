@@ -106,6 +106,7 @@ def analysis_record(report: Report) -> dict[str, Any]:
             "finalists": finalists or [],
             "robustness": [asdict(v) for v in context.get("robustness", [])],
             "trade_off": context.get("trade_off", ""),
+            "split_sentence": context.get("split_sentence", ""),
             "quantities": report.quantities,
             "limitations": list(report.limitations),
         }

@@ -36,6 +36,7 @@ from tasks.report.data_look import DataLook, look_at_data
 from tasks.report.economics import Economics, segment_economics, summarise
 from tasks.report.figures import render_figures
 from tasks.report.recommendations import Recommendation, recommend
+from tasks.segmentation.nesting import new_segment
 from tasks.segmentation.reference import reference_space
 from tasks.segmentation.robustness import VariantResult
 
@@ -159,6 +160,20 @@ def _split_columns(
     return columns
 
 
+def split_sentence(columns: list[tuple[str, np.ndarray, dict[int, str]]] | None) -> str:
+    """What one more segment would be: its name, size and where its customers come from."""
+    if not columns or len(columns) < 2:
+        return ""
+    (_, coarse, coarse_names), (heading, fine, fine_names) = columns[0], columns[1]
+    newest, sources = new_segment(coarse, fine)
+    size = int((fine == newest).sum())
+    main = [f"{coarse_names.get(s, s)} ({n:,})" for s, n in list(sources.items())[:2]]
+    return (
+        f"At {heading} the segment that is new is {fine_names.get(newest, newest)} "
+        f"({size:,} customers), drawn mostly from {' and '.join(main)}."
+    )
+
+
 def build_report(inputs: ReportInputs) -> Report:
     """Profile, name, price, explain and advise on the segments; draw; render the HTML."""
     _check_inputs(inputs)
@@ -194,6 +209,7 @@ def build_report(inputs: ReportInputs) -> Report:
         current = assignments.set_index(CUST_ID)["segment_name"]
         migration = segment_migration(inputs.previous_labels, current)
     embedding, method = projection(inputs)
+    splits = _split_columns(inputs, labels, names)
     figures = render_figures(
         profiles,
         names,
@@ -203,7 +219,7 @@ def build_report(inputs: ReportInputs) -> Report:
         embedding,
         method,
         inputs.silhouette_samples,
-        _split_columns(inputs, labels, names),
+        splits,
     )
     context = report_context(
         inputs,
@@ -219,6 +235,7 @@ def build_report(inputs: ReportInputs) -> Report:
         baseline=baseline,
         actions=actions,
     )
+    context["split_sentence"] = split_sentence(splits)
     return Report(
         html=_render(context),
         figures=figures,

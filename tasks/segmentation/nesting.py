@@ -52,3 +52,16 @@ def next_k_labels(
 def split_table(coarse: np.ndarray, fine: np.ndarray) -> pd.DataFrame:
     """Customers per (segment at k, segment at the next k): the flows of the split figure."""
     return pd.crosstab(pd.Series(coarse, name="from"), pd.Series(fine, name="to")).astype("int64")
+
+
+def new_segment(coarse: np.ndarray, fine: np.ndarray) -> tuple[int, dict[int, int]]:
+    """The segment at the next k that is least like any existing one, and where it comes from.
+
+    Returns its id and {segment at k: customers it took from it}, largest first. "Least like"
+    is the lowest share of its customers coming from one single segment at k.
+    """
+    flows = split_table(coarse, fine)
+    purity = flows.max(axis=0) / flows.sum(axis=0)
+    newest = int(purity.idxmin())
+    sources = flows[newest].sort_values(ascending=False)
+    return newest, {int(s): int(n) for s, n in sources.items() if n > 0}

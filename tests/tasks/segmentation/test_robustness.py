@@ -58,3 +58,11 @@ def test_a_density_method_has_no_next_k(fitted):
     clean, labels = fitted
     cell = GridCell("log_scaled", "hdbscan", None, 0, (("min_cluster_size", 50),))
     assert list(next_k_labels(cell, clean, labels)) == [0]
+
+
+def test_the_new_segment_at_the_next_k_is_the_one_drawn_from_several():
+    from tasks.segmentation.nesting import new_segment
+
+    coarse = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    fine = np.array([0, 0, 2, 2, 1, 1, 1, 2, 2])
+    assert new_segment(coarse, fine) == (2, {0: 2, 1: 2})
