@@ -60,7 +60,8 @@ class EconomicsSettings(BaseSettings):
         for key in ASSUMPTION_KEYS:
             low, high = getattr(self, f"{key}_low"), getattr(self, f"{key}_high")
             if low > high:
-                raise ValueError(f"{key}: low ({low}) must not exceed high ({high})")
+                low_name, high_name = self.assumption(key).env_names
+                raise ValueError(f"{low_name} ({low}) must not exceed {high_name} ({high})")
         return self
 
     def assumption(self, key: str) -> Assumption:
@@ -109,13 +110,18 @@ class PipelineSettings(BaseSettings):
         return self.work_dir / "reports"
 
 
+def _where(loc: tuple) -> str:
+    """The setting an error is about, as the user sets it (an economics field by its variable)."""
+    name = ".".join(str(p) for p in loc)
+    if name in EconomicsSettings.model_fields:
+        return f"CCSEG_ECONOMICS_{name.upper()}"
+    return name or "settings"
+
+
 def load_settings(**overrides: object) -> PipelineSettings:
     """Settings from the environment; a malformed value becomes one actionable ParameterError."""
     try:
         return PipelineSettings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(f"{_where(err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ParameterError(f"invalid CCSEG_ setting: {problems}") from None

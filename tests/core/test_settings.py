@@ -147,9 +147,18 @@ def test_money_assumptions_have_a_low_and_a_high_and_each_can_be_overridden(
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("CCSEG_ECONOMICS_PURCHASE_APR_LOW", "0.3", r"purchase_apr: low \(0.3\) must not exceed"),
-        ("CCSEG_ECONOMICS_INTERCHANGE_RATE_HIGH", "lots", r"interchange_rate_high: .*number"),
-        ("CCSEG_ECONOMICS_STRESS_LOSS_RATE_HIGH", "1.5", r"stress_loss_rate_high: .*1"),
+        (
+            "CCSEG_ECONOMICS_PURCHASE_APR_LOW",
+            "0.3",
+            r"CCSEG_ECONOMICS_PURCHASE_APR_LOW \(0.3\) must not exceed "
+            r"CCSEG_ECONOMICS_PURCHASE_APR_HIGH \(0.25\)",
+        ),
+        (
+            "CCSEG_ECONOMICS_INTERCHANGE_RATE_HIGH",
+            "lots",
+            r"CCSEG_ECONOMICS_INTERCHANGE_RATE_HIGH: .*number",
+        ),
+        ("CCSEG_ECONOMICS_STRESS_LOSS_RATE_HIGH", "1.5", r"STRESS_LOSS_RATE_HIGH: .*1"),
     ],
 )
 def test_a_malformed_money_assumption_is_one_actionable_error(
