@@ -43,6 +43,15 @@ GRID_METRICS = (
 )
 
 
+# The grid's own stability is the 10-resample screen; the finalists' 50-resample one is reported
+# apart, so the two are never shown under the same name.
+METRIC_LABELS = {
+    "stability_ari": "screening stability (grid resamples)",
+    "reference_silhouette": "reference silhouette",
+    "silhouette": "own-space silhouette",
+}
+
+
 def _number(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "n/a"
@@ -300,6 +309,7 @@ def report_context(
         "grid_cells": len(inputs.grid),
         "grid_eligible": int(inputs.grid["eligible"].sum()),
         "grid_metric_names": [m for m in GRID_METRICS if m in inputs.grid],
+        "metric_labels": METRIC_LABELS,
         "grid_summary": grid_summary(inputs.grid),
         "selection_reasoning": inputs.selection_reasoning,
         "naming_rules": naming_rules_table(),

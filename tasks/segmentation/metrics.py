@@ -28,7 +28,8 @@ METRIC_DOCS: dict[str, str] = {
     "min_segment_share": "share of all customers in the smallest segment",
     "max_segment_share": "share of all customers in the largest segment",
     "noise_share": "share of customers labelled noise (-1); 0 for methods without noise",
-    "stability_ari": "mean ARI between the full fit and refits on bootstrap resamples",
+    "stability_ari": "mean ARI between the full fit and refits on bootstrap resamples (the grid's "
+    "screen; finalists are re-measured with 50 or more)",
     "stability_ari_std": "standard deviation of those ARIs",
     "fit_seconds": "wall time of the full fit of the pipeline (features + model)",
     "cell_seconds": "wall time of the whole cell: fit, metrics and stability refits",
