@@ -130,3 +130,27 @@ def compare_with_rule(
         variance_explained=explained,
         repayment=repayment,
     )
+
+
+CLOSE_AGREEMENT = 0.8  # ARI above which the segments are "close to the rule"
+CLOSE_SEPARATION = 0.02  # the selection rule's silhouette tie
+
+
+def verdict(baseline: Baseline, segments_reference_silhouette: float) -> str:
+    """One sentence on what clustering adds over the rule, from this run's numbers."""
+    gap = segments_reference_silhouette - baseline.rule_reference_silhouette
+    explained = baseline.variance_explained
+    gains = (explained["segments"] - explained["rule"]).sort_values(ascending=False)
+    best, gain = str(gains.index[0]), float(gains.iloc[0])
+    if baseline.agreement_ari >= CLOSE_AGREEMENT and abs(gap) < CLOSE_SEPARATION:
+        return (
+            f"The segments are close to the rule (ARI {baseline.agreement_ari:.3f}) and separate "
+            f"about as well ({gap:+.3f} in the reference space): clustering mostly confirms what "
+            f"the rule already says; what it adds is {gain:.1%} more of the variance of log "
+            f"{best}, and segments found from the data rather than assumed."
+        )
+    return (
+        f"The segments agree with the rule at ARI {baseline.agreement_ari:.3f} and separate "
+        f"{'better' if gap > 0 else 'worse'} by {abs(gap):.3f} in the reference space; the "
+        f"largest gain in explained variance is {gain:.1%} of log {best}."
+    )

@@ -19,6 +19,7 @@ from tasks.report.baseline import (
     RULE_GROUPS,
     RULE_TEXT,
     Baseline,
+    verdict,
 )
 from tasks.report.data_look import DataLook
 from tasks.report.economics import HIGH_UTILISATION, Economics, money, money_range, trade_off
@@ -284,6 +285,7 @@ def report_context(
         "repayment_rows": _repayment_rows(repayment_economics, profiles, names),
         "full_payer_share": FULL_PAYER_SHARE,
         "baseline": baseline,
+        "baseline_verdict": verdict(baseline, chosen["reference_silhouette"]),
         "rule_text": RULE_TEXT,
         "rule_groups": RULE_GROUPS,
         "baseline_crosstab": [

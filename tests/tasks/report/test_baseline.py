@@ -62,3 +62,17 @@ def test_on_real_data_the_non_purchasers_sit_in_one_segment(real_report):
     crosstab = real_report.baseline.crosstab
     non_purchasers = crosstab["No purchases"]
     assert non_purchasers.max() == non_purchasers.sum() > 1_000
+
+
+def test_the_verdict_says_when_the_segments_only_confirm_the_rule(synthetic_inputs):
+    from tasks.report.baseline import verdict
+
+    features = synthetic_inputs.features.reset_index(drop=True)
+    space = synthetic_inputs.reference_space
+    same = compare_with_rule(features, rule_groups(features), space, space, 1_000, 0)
+    close = verdict(same, same.rule_reference_silhouette + 0.005)
+    assert close.startswith("The segments are close to the rule (ARI 1.000)")
+    far = verdict(same, same.rule_reference_silhouette + 0.05)
+    assert far.startswith(
+        "The segments agree with the rule at ARI 1.000 and separate better by 0.050"
+    )
