@@ -107,6 +107,7 @@ def analysis_record(report: Report) -> dict[str, Any]:
             "robustness": [asdict(v) for v in context.get("robustness", [])],
             "trade_off": context.get("trade_off", ""),
             "split_sentence": context.get("split_sentence", ""),
+            "baseline_verdict": context.get("baseline_verdict", ""),
             "quantities": report.quantities,
             "limitations": list(report.limitations),
         }

@@ -152,6 +152,7 @@ def test_money_actions_and_finalists_are_the_reports_own_texts(
         assert quantities[f"action.{segment}.customers"] in actions
         assert analysis["actions"][segment]["target"] in actions
     assert analysis["trade_off"] in money
+    assert analysis["baseline_verdict"] in output_text(cell_tagged(executed, "baseline"))
     robustness = output_text(cell_tagged(executed, "robustness"))
     assert all(v["title"] in robustness for v in analysis["robustness"])
 
