@@ -1,8 +1,9 @@
 """Benchmark: the segmentation flow on the real data with the default grid, and its overhead.
 
 Three timings, interleaved in one process so machine load hits them alike:
-- `loop_serial`: the same grid as a plain Python loop (ingest + `fit_cell` per cell), no Prefect,
-  no MLflow: the baseline the issue names;
+- `loop_serial`: the same grid as a plain Python loop (ingest + `fit_cell` per cell, then the
+  shortlist and its finalists' re-measurement), no Prefect, no MLflow: the baseline the issue
+  names;
 - `loop_threads`: the same loop on a 2-thread pool, the flow's own parallelism without Prefect;
 - `flow`: `segmentation()` in-process against the ephemeral Prefect API, logging to a fresh MLflow
   sqlite store each run (so every run registers a first champion).
@@ -29,8 +30,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def _loop(data: Path, threads: int) -> float:
     from tasks.data.ingest import read_and_validate
+    from tasks.mlops.cell_runs import CellOutcome, grid_table
+    from tasks.segmentation.finalists import evaluate_finalist
     from tasks.segmentation.fit import fit_cell
     from tasks.segmentation.grid import default_grid, expand_grid
+    from tasks.segmentation.selection import shortlist
 
     started = time.perf_counter()
     clean = read_and_validate(data).clean
@@ -44,13 +48,19 @@ def _loop(data: Path, threads: int) -> float:
             silhouette_sample_size=grid.silhouette_sample_size,
         )
 
+    def remeasure(result):
+        return evaluate_finalist(
+            result.cell, clean, result.labels, grid.finalists, grid.silhouette_sample_size
+        )
+
     cells = expand_grid(grid)
-    if threads == 1:
-        for cell in cells:
-            fit(cell)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(fit, cells))
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(map(fit, cells)) if threads == 1 else list(pool.map(fit, cells))
+        by_id = {r.cell.cell_id: r for r in results}
+        table = grid_table([CellOutcome(r, "", "") for r in results])
+        ids, _ = shortlist(table, {i: r.labels for i, r in by_id.items()}, grid.finalists.count)
+        finalists = [by_id[i] for i in ids]
+        list(map(remeasure, finalists)) if threads == 1 else list(pool.map(remeasure, finalists))
     return time.perf_counter() - started
 
 

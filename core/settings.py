@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ParameterError
@@ -17,6 +19,67 @@ DEFAULT_DATA_PATH = (PROJECT_ROOT / ".." / "shared" / "data" / "cc_general.csv")
 # their own experiment and registered model, so a shared tracking server keeps them apart too.
 SYNTHETIC_DIR = "synthetic"
 SYNTHETIC_SUFFIX = "-synthetic"
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A money assumption the data cannot supply: what it is, a low and a high value."""
+
+    key: str
+    description: str
+    low: float
+    high: float
+
+    @property
+    def env_names(self) -> tuple[str, str]:
+        prefix = f"CCSEG_ECONOMICS_{self.key.upper()}"
+        return f"{prefix}_LOW", f"{prefix}_HIGH"
+
+
+def _rate(default: float, description: str) -> Any:
+    return Field(default, ge=0.0, le=1.0, description=description)
+
+
+class EconomicsSettings(BaseSettings):
+    """What the report assumes to put segments in money (tasks/report/economics.py).
+
+    CC GENERAL has no prices, rates or losses, so each is a named assumption with a low and a
+    high value (`<name>_low`, `<name>_high`), and the report shows every money figure as the range
+    between them. Defaults are typical of a US general-purpose card; override any one, e.g.
+    `CCSEG_ECONOMICS_PURCHASE_APR_LOW=0.18`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CCSEG_ECONOMICS_", extra="ignore", frozen=True)
+
+    interchange_rate_low: float = _rate(0.015, "Interchange earned, share of purchase value.")
+    interchange_rate_high: float = _rate(0.025, "Interchange earned, share of purchase value.")
+    purchase_apr_low: float = _rate(0.15, "Annual interest on the revolving balance.")
+    purchase_apr_high: float = _rate(0.25, "Annual interest on the revolving balance.")
+    cash_advance_fee_low: float = _rate(0.03, "Fee on each cash advance, share of the amount.")
+    cash_advance_fee_high: float = _rate(0.05, "Fee on each cash advance, share of the amount.")
+    stress_loss_rate_low: float = _rate(0.10, "Share of a stressed balance lost in a year.")
+    stress_loss_rate_high: float = _rate(0.30, "Share of a stressed balance lost in a year.")
+
+    @model_validator(mode="after")
+    def _low_not_above_high(self) -> EconomicsSettings:
+        for key in ASSUMPTION_KEYS:
+            low, high = getattr(self, f"{key}_low"), getattr(self, f"{key}_high")
+            if low > high:
+                low_name, high_name = self.assumption(key).env_names
+                raise ValueError(f"{low_name} ({low}) must not exceed {high_name} ({high})")
+        return self
+
+    def assumption(self, key: str) -> Assumption:
+        field = type(self).model_fields[f"{key}_low"]
+        return Assumption(
+            key, field.description or key, getattr(self, f"{key}_low"), getattr(self, f"{key}_high")
+        )
+
+    def assumptions(self) -> list[Assumption]:
+        return [self.assumption(key) for key in ASSUMPTION_KEYS]
+
+
+ASSUMPTION_KEYS = ("interchange_rate", "purchase_apr", "cash_advance_fee", "stress_loss_rate")
 
 
 class PipelineSettings(BaseSettings):
@@ -38,6 +101,8 @@ class PipelineSettings(BaseSettings):
     )
     experiment_name: str = Field("cc-segmentation", min_length=1)
     registered_model_name: str = Field("cc-segmentation", min_length=1)
+    # Read with the pipeline's settings, so a malformed value stops the run before any work.
+    economics: EconomicsSettings = Field(default_factory=EconomicsSettings)
     lock_wait_seconds: float = Field(
         0.0,
         ge=0,
@@ -90,15 +155,20 @@ class PipelineSettings(BaseSettings):
         )
 
 
+def _where(loc: tuple) -> str:
+    """The setting an error is about, as the user sets it (an economics field by its variable)."""
+    name = ".".join(str(p) for p in loc)
+    if name in EconomicsSettings.model_fields:
+        return f"CCSEG_ECONOMICS_{name.upper()}"
+    return name or "settings"
+
+
 def load_settings(**overrides: object) -> PipelineSettings:
     """Settings from the environment; a malformed value becomes one actionable ParameterError."""
     try:
         return PipelineSettings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(f"{_where(err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ParameterError(f"invalid CCSEG_ setting: {problems}") from None
 
 

@@ -1,4 +1,5 @@
-"""The segmentation flow: validate -> features -> grid -> select -> describe -> promote -> report.
+"""The segmentation flow: validate -> features -> grid -> finalists -> select -> describe ->
+promote -> report.
 
 Read it top to bottom: every step is a task from `tasks/`; this file only wires them. Promotion
 is all-or-nothing: the model is packaged with its names, profile and reference statistics
@@ -39,9 +40,10 @@ from tasks.model.segment_model import SegmentModel
 from tasks.profiling.segment_description import describe_segments
 from tasks.report.publish import publish_outputs
 from tasks.segmentation.features import engineer_features_task
+from tasks.segmentation.finalists import evaluate_finalist_task
 from tasks.segmentation.grid import GridCell, GridSpec, cells_for_rows, default_grid, expand_grid
 from tasks.segmentation.packaging import package_segment_model
-from tasks.segmentation.selection import select_cell
+from tasks.segmentation.selection import select_cell, shortlist
 from tasks.workdir.lock import hold_run_locks
 from tasks.workdir.runs import (
     RunFolder,
@@ -176,10 +178,22 @@ def _segment(
             )
             for cell in cells
         ]
-        outcomes = [future.result() for future in futures]
-        table = grid_table(outcomes)
-        selection = select_cell(table)
-        chosen = next(o for o in outcomes if o.cell.cell_id == selection.chosen_cell_id)
+        outcomes = {o.cell.cell_id: o for o in (future.result() for future in futures)}
+        table = grid_table(list(outcomes.values()))
+        labels = {cell_id: o.result.labels for cell_id, o in outcomes.items()}
+        finalist_ids, duplicates = shortlist(table, labels, grid.finalists.count)
+        finalists = [
+            evaluate_finalist_task.submit(
+                outcomes[i].cell,
+                ingest.clean,
+                labels[i],
+                grid.finalists,
+                grid.silhouette_sample_size,
+            )
+            for i in finalist_ids
+        ]
+        selection = select_cell(table, [f.result() for f in finalists], duplicates)
+        chosen = outcomes[selection.chosen_cell_id]
         log_selection(table, selection, chosen.result.metrics)
 
         previous = previous_assignments(settings.registered_model_name, ingest.clean)
@@ -215,6 +229,9 @@ def _segment(
             source=source,
             out=out,
             reports_dir=run.reports,
+            grid=grid,
+            economics=settings.economics,
+            description=description,
         )
 
     return SegmentationSummary(

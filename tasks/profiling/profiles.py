@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.columns import CUST_ID, NUMERIC_COLUMNS
-from tasks.profiling.traits import behaviour_traits
+from tasks.profiling.traits import behaviour_traits, statistics
 
 TOP_DISTINGUISHING = 5
 SKEW_FOR_LOG = 2.0
@@ -16,12 +16,16 @@ SKEW_FOR_LOG = 2.0
 
 @dataclass(frozen=True)
 class DistinguishingFeature:
-    """An engineered feature on which a segment's mean is far from the population mean."""
+    """An engineered feature on which a segment's mean is far from the population mean.
+
+    The values are the feature's one statistic (`SegmentProfiles.feature_statistic`).
+    """
 
     feature: str
     zscore: float
-    segment_median: float
-    population_median: float
+    segment_value: float
+    population_value: float
+    statistic: str
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,12 @@ class SegmentProfiles:
     totals: pd.DataFrame  # per-segment share of the portfolio's balances, purchases, cash advance
     distinguishing: dict[int, list[DistinguishingFeature]]
     log_scaled_features: tuple[str, ...]  # engineered columns z-scored on the log1p scale
+    # The one number shown per engineered column: its median, or its mean when zero-heavy.
+    feature_statistic: dict[str, str]
+    feature_values: pd.DataFrame
+    population_feature_values: pd.Series
+    feature_nonzero: pd.DataFrame  # share of the segment above 0
+    population_feature_nonzero: pd.Series
 
     @property
     def segments(self) -> list[int]:
@@ -104,8 +114,21 @@ def _portfolio_shares(clean: pd.DataFrame, grouping: np.ndarray) -> pd.DataFrame
     return (sums / totals).fillna(0.0).rename(columns=lambda c: f"share_of_{c.lower()}")
 
 
+def _summary(frame: pd.DataFrame, grouping: np.ndarray, statistic: dict[str, str]):
+    """(segment x column, population) values, each column by its own statistic."""
+    medians, means = frame.groupby(grouping).median(), frame.groupby(grouping).mean()
+    per_segment = pd.DataFrame(
+        {c: means[c] if statistic[c] == "mean" else medians[c] for c in frame.columns}
+    )
+    population = pd.Series(
+        {c: frame[c].mean() if statistic[c] == "mean" else frame[c].median() for c in frame},
+        dtype="float64",
+    )
+    return per_segment, population
+
+
 def _distinguishing(
-    zscores: pd.DataFrame, medians: pd.DataFrame, population: pd.Series
+    zscores: pd.DataFrame, values: pd.DataFrame, population: pd.Series, statistic: dict[str, str]
 ) -> dict[int, list[DistinguishingFeature]]:
     result: dict[int, list[DistinguishingFeature]] = {}
     for seg, row in zscores.iterrows():
@@ -115,8 +138,9 @@ def _distinguishing(
             DistinguishingFeature(
                 feature=col,
                 zscore=float(z),
-                segment_median=float(medians.at[seg, col]),
-                population_median=float(population[col]),
+                segment_value=float(values.at[seg, col]),
+                population_value=float(population[col]),
+                statistic=statistic[col],
             )
             for col, z in ranked[:TOP_DISTINGUISHING]
         ]
@@ -138,6 +162,8 @@ def profile_segments(
     feature_medians = engineered.groupby(grouping).median()
     population_medians = engineered.median()
     feature_zscores = _zscores(engineered, grouping)
+    statistic = statistics(engineered)
+    values, population_values = _summary(engineered, grouping, statistic)
     return SegmentProfiles(
         sizes=sizes,
         raw_medians=raw.groupby(grouping).median(),
@@ -151,8 +177,13 @@ def profile_segments(
         population_feature_medians=population_medians,
         population_trait_medians=traits.median(),
         totals=_portfolio_shares(raw, grouping),
-        distinguishing=_distinguishing(feature_zscores, feature_medians, population_medians),
+        distinguishing=_distinguishing(feature_zscores, values, population_values, statistic),
         log_scaled_features=tuple(skewed_columns(engineered)),
+        feature_statistic=statistic,
+        feature_values=values,
+        population_feature_values=population_values,
+        feature_nonzero=(engineered > 0).groupby(grouping).mean(),
+        population_feature_nonzero=(engineered > 0).mean(),
     )
 
 

@@ -17,6 +17,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sklearn.decomposition import PCA
 
+from core.settings import EconomicsSettings
 from schemas.columns import CUST_ID
 from tasks.profiling.naming import NOISE_SEGMENT, SegmentName, name_segments
 from tasks.profiling.profiles import (
@@ -27,11 +28,17 @@ from tasks.profiling.profiles import (
 )
 from tasks.profiling.surrogate import SurrogateExplanation, explain_segments
 from tasks.profiling.traits import behaviour_traits
+from tasks.report.actions import Action, plan_actions
 from tasks.report.analysis import ANALYSIS_FILE, analysis_json
+from tasks.report.baseline import Baseline, compare_with_rule
 from tasks.report.context import report_context
 from tasks.report.data_look import DataLook, look_at_data
+from tasks.report.economics import Economics, segment_economics, summarise
 from tasks.report.figures import render_figures
 from tasks.report.recommendations import Recommendation, recommend
+from tasks.segmentation.nesting import new_segment
+from tasks.segmentation.reference import reference_space
+from tasks.segmentation.robustness import VariantResult
 
 REPORT_FILE = "segmentation_report.html"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -42,6 +49,7 @@ class ReportInputs:
     """Everything the report needs, as plain data from the segmentation flow.
 
     The 2-D view is a PCA of `model_space`, the chosen model's own feature matrix.
+    `names` and `profiles`, when given (computed before promotion), are used as they are.
     """
 
     clean: pd.DataFrame
@@ -58,6 +66,15 @@ class ReportInputs:
     silhouette_samples: np.ndarray | None = None
     previous_labels: pd.Series | None = None
     run_meta: dict = field(default_factory=dict)
+    reference_space: np.ndarray | None = None
+    finalists: pd.DataFrame | None = None  # Selection.finalists
+    segment_jaccard: dict[int, float] | None = None  # the chosen finalist's, per segment
+    robustness: list[VariantResult] | None = None
+    splits: dict[int, np.ndarray] | None = None  # k -> labels: the chosen k and the next ones
+    economics: EconomicsSettings = field(default_factory=EconomicsSettings)
+    names: dict[int, SegmentName] | None = None
+    profiles: SegmentProfiles | None = None
+    silhouette_sample_size: int = 5_000
 
 
 @dataclass(frozen=True)
@@ -74,13 +91,19 @@ class Report:
     migration: Migration | None
     assignments: pd.DataFrame  # CUST_ID, segment, segment_name: next run's `previous_labels`
     limitations: list[str]
+    economics: Economics
+    repayment_economics: pd.DataFrame  # by (segment, repayment group)
+    baseline: Baseline
+    actions: dict[int, Action]
+    quantities: dict[str, str]  # quantity id -> the one text the report shows for it
+    context: dict = field(repr=False, default_factory=dict)
 
 
 def _check_inputs(inputs: ReportInputs) -> None:
     n = len(inputs.labels)
     if inputs.chosen_cell_id not in set(inputs.grid["cell_id"].astype(str)):
         raise ValueError(f"chosen cell {inputs.chosen_cell_id!r} is not a row of the grid")
-    for name in ("silhouette_samples", "model_space"):
+    for name in ("silhouette_samples", "model_space", "reference_space"):
         value = getattr(inputs, name)
         if value is not None and len(value) != n:
             raise ValueError(f"{name} has {len(value)} rows, labels have {n}")
@@ -120,21 +143,73 @@ def _render(context: dict) -> str:
     return env.get_template("report.html.j2").render(**context)
 
 
+def _split_columns(
+    inputs: ReportInputs, labels: pd.Series, names: dict[int, SegmentName]
+) -> list[tuple[str, np.ndarray, dict[int, str]]] | None:
+    """Heading, labels and segment names per k, for the split figure (names by the same rules)."""
+    if not inputs.splits or len(inputs.splits) < 2:
+        return None
+    traits = behaviour_traits(inputs.clean.reset_index(drop=True))
+    columns = []
+    for position, (k, found) in enumerate(sorted(inputs.splits.items())):
+        if position == 0:
+            found, named = labels.to_numpy(), {s: n.name for s, n in names.items()}
+        else:
+            named = {s: n.name for s, n in name_segments(traits, pd.Series(found)).items()}
+        columns.append((f"k = {k}" + (" (chosen)" if position == 0 else ""), found, named))
+    return columns
+
+
+def split_sentence(columns: list[tuple[str, np.ndarray, dict[int, str]]] | None) -> str:
+    """What one more segment would be: its name, size and where its customers come from."""
+    if not columns or len(columns) < 2:
+        return ""
+    (_, coarse, coarse_names), (heading, fine, fine_names) = columns[0], columns[1]
+    newest, sources = new_segment(coarse, fine)
+    size = int((fine == newest).sum())
+    main = [f"{coarse_names.get(s, s)} ({n:,})" for s, n in list(sources.items())[:2]]
+    return (
+        f"At {heading} the segment that is new is {fine_names.get(newest, newest)} "
+        f"({size:,} customers), drawn mostly from {' and '.join(main)}."
+    )
+
+
 def build_report(inputs: ReportInputs) -> Report:
-    """Profile, name, explain and advise on the segments, draw the figures, render the HTML."""
+    """Profile, name, price, explain and advise on the segments; draw; render the HTML."""
     _check_inputs(inputs)
     labels = pd.Series(np.asarray(inputs.labels, dtype=np.int64))
-    profiles = profile_segments(inputs.clean, inputs.features, labels)
-    names = name_segments(behaviour_traits(inputs.clean.reset_index(drop=True)), labels)
+    profiles = inputs.profiles or profile_segments(inputs.clean, inputs.features, labels)
+    names = inputs.names or name_segments(
+        behaviour_traits(inputs.clean.reset_index(drop=True)), labels
+    )
     explanation = explain_segments(inputs.features, labels)
     recommendations = recommend(profiles, names)
     data_look = look_at_data(inputs.clean, inputs.feature_notes)
     assignments = assignment_table(inputs.clean, labels, names)
+    economics = segment_economics(inputs.clean, labels.to_numpy(), inputs.economics)
+    chosen = inputs.grid.loc[inputs.grid["cell_id"].astype(str) == inputs.chosen_cell_id].iloc[0]
+    reference = inputs.reference_space
+    if reference is None:
+        reference = reference_space(inputs.clean)
+    baseline = compare_with_rule(
+        inputs.features,
+        labels.to_numpy(),
+        reference,
+        inputs.model_space,
+        inputs.silhouette_sample_size,
+        int(chosen.get("seed", 0) or 0),
+    )
+    combined = labels.astype(str).to_numpy() + "|" + baseline.repayment.to_numpy()
+    repayment_economics, _ = summarise(economics.customers, combined)
+    actions = plan_actions(
+        inputs.features, economics.customers, labels.to_numpy(), names, inputs.economics
+    )
     migration = None
     if inputs.previous_labels is not None:
         current = assignments.set_index(CUST_ID)["segment_name"]
         migration = segment_migration(inputs.previous_labels, current)
     embedding, method = projection(inputs)
+    splits = _split_columns(inputs, labels, names)
     figures = render_figures(
         profiles,
         names,
@@ -144,10 +219,23 @@ def build_report(inputs: ReportInputs) -> Report:
         embedding,
         method,
         inputs.silhouette_samples,
+        splits,
     )
     context = report_context(
-        inputs, profiles, names, explanation, recommendations, data_look, migration, figures
+        inputs,
+        profiles,
+        names,
+        explanation,
+        recommendations,
+        data_look,
+        migration,
+        figures,
+        economics=economics,
+        repayment_economics=repayment_economics,
+        baseline=baseline,
+        actions=actions,
     )
+    context["split_sentence"] = split_sentence(splits)
     return Report(
         html=_render(context),
         figures=figures,
@@ -159,6 +247,12 @@ def build_report(inputs: ReportInputs) -> Report:
         migration=migration,
         assignments=assignments,
         limitations=context["limitations"],
+        economics=economics,
+        repayment_economics=repayment_economics,
+        baseline=baseline,
+        actions=actions,
+        quantities=context["quantities"],
+        context=context,
     )
 
 
@@ -181,20 +275,23 @@ def write_report(report: Report, out_dir: Path) -> Path:
 def summary_markdown(report: Report) -> str:
     """The executive summary as a markdown table, for a Prefect artifact or an MLflow note."""
     profiles = report.profiles
+    q = report.quantities
     lines = [
-        f"**{profiles.n_customers:,} customers, "
+        f"**{q['portfolio.customers']} customers, "
         f"{sum(segment != NOISE_SEGMENT for segment in report.names)} segments.** "
-        f"Rules reproduce {report.explanation.fidelity:.0%} of the assignments.",
+        f"Revenue {q['portfolio.revenue']} a year under the stated assumptions; rules reproduce "
+        f"{q['model.fidelity']} of the assignments.",
         "",
-        "| Segment | Customers | Share of balances | Share of purchases | What to do next |",
+        "| Segment | Customers | Revenue a year | Paid < minimum | Action to test |",
         "|---|---:|---:|---:|---|",
     ]
     for segment in profiles.sizes.sort_values("n", ascending=False, kind="stable").index:
-        advice = report.recommendations[int(segment)]
-        totals = profiles.totals.loc[segment]
+        s = int(segment)
+        action = report.actions[s]
         lines.append(
-            f"| {advice.name} | {int(profiles.sizes.at[segment, 'n']):,} "
-            f"({profiles.sizes.at[segment, 'share']:.0%}) | {totals['share_of_balance']:.0%} | "
-            f"{totals['share_of_purchases']:.0%} | {advice.headline} |"
+            f"| {report.names[s].name} | {q[f'segment.{s}.customers']} "
+            f"({q[f'segment.{s}.share']}) | {q[f'segment.{s}.revenue']} | "
+            f"{q[f'segment.{s}.below_minimum']} | {action.title} "
+            f"({q[f'action.{s}.customers']} customers) |"
         )
     return "\n".join(lines)

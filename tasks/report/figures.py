@@ -6,57 +6,33 @@ Prefect's thread pool and always renders with Agg.
 
 from __future__ import annotations
 
-import io
 import textwrap
 
 import numpy as np
 import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from tasks.profiling.naming import NOISE_SEGMENT, SegmentName
 from tasks.profiling.profiles import SegmentProfiles
+from tasks.profiling.traits import format_value
+from tasks.report.figure_style import PALETTE, new_figure, png_bytes, segment_colours
+from tasks.report.split_figure import split_figure
 
-DPI = 100
 MAX_SCATTER_POINTS = 4000
 Z_CLIP = 2.0  # z beyond +-2 is "far from average" either way; clipping keeps colours readable
-_PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#393b79",
-)  # fmt: skip
-_NOISE_COLOUR = "#9e9e9e"
-
-
-def png_bytes(fig: Figure) -> bytes:
-    """PNG with a fixed dpi and no software/date metadata: same input, same bytes."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
-
-
-def segment_colours(segments: list[int]) -> dict[int, str]:
-    """One colour per segment id, stable for a given set of ids; noise is grey."""
-    ordered = sorted(s for s in segments if s != NOISE_SEGMENT)
-    colours = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(ordered)}
-    if NOISE_SEGMENT in segments:
-        colours[NOISE_SEGMENT] = _NOISE_COLOUR
-    return colours
+# png_bytes and segment_colours are re-exported: the notebook and the tests import them from here.
 
 
 def pretty(column: str) -> str:
     return column.replace("_", " ")
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained")
-
-
 def segment_sizes_figure(profiles: SegmentProfiles, names: dict[int, SegmentName]) -> bytes:
     sizes = profiles.sizes.sort_values("n")
     colours = segment_colours(profiles.segments)
-    fig = _new_figure(8, 0.55 * len(sizes) + 1.4)
+    fig = new_figure(8, 0.55 * len(sizes) + 1.4)
     ax = fig.add_subplot()
     labels = [names[int(s)].name for s in sizes.index]
     ax.barh(labels, sizes["n"], color=[colours[int(s)] for s in sizes.index])
@@ -73,7 +49,7 @@ def zscore_heatmap_figure(profiles: SegmentProfiles, names: dict[int, SegmentNam
     """Features down, segments (largest first) across: stays readable with many features."""
     largest_first = profiles.sizes.sort_values("n", ascending=False, kind="stable").index
     z = profiles.feature_zscores.loc[largest_first].T
-    fig = _new_figure(1.35 * z.shape[1] + 4.5, 0.34 * z.shape[0] + 2.4)
+    fig = new_figure(1.35 * z.shape[1] + 4.5, 0.34 * z.shape[0] + 2.4)
     ax = fig.add_subplot()
     image = ax.imshow(
         z.clip(-Z_CLIP, Z_CLIP).to_numpy(),
@@ -107,7 +83,7 @@ def projection_figure(
     codes = np.asarray(labels, dtype=np.int64)
     keep = _sample(len(codes))
     colours = segment_colours(sorted(set(codes.tolist())))
-    fig = _new_figure(8, 6)
+    fig = new_figure(8, 6)
     ax = fig.add_subplot()
     for segment in sorted(colours):
         mask = codes[keep] == segment
@@ -136,7 +112,7 @@ _METRIC_PANELS = (
     ("silhouette", "Silhouette (higher is better)"),
     ("davies_bouldin", "Davies-Bouldin (lower is better)"),
     ("stability_ari", "Stability: bootstrap ARI (higher is better)"),
-    ("bic", "BIC, Gaussian mixtures only (lower is better)"),
+    ("reference_silhouette", "Silhouette in the common reference space (higher is better)"),
 )
 
 
@@ -148,7 +124,7 @@ def series_styles(series: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[
     """
     rounds = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
     return {
-        key: (_PALETTE[i % len(_PALETTE)], *rounds[(i // len(_PALETTE)) % len(rounds)])
+        key: (PALETTE[i % len(PALETTE)], *rounds[(i // len(PALETTE)) % len(rounds)])
         for i, key in enumerate(series)
     }
 
@@ -156,11 +132,14 @@ def series_styles(series: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[
 def metrics_vs_k_figure(grid: pd.DataFrame, chosen_cell_id: str) -> bytes:
     """One line per algorithm x feature set (mean over seeds); the chosen cell is a red star."""
     chosen = grid.loc[grid["cell_id"] == chosen_cell_id]
-    fig = _new_figure(12, 8.5)
+    fig = new_figure(12, 8.5)
     axes = fig.subplots(2, 2).ravel()
     series = sorted(grid.groupby(["algorithm", "feature_set"]).groups)
     styles = series_styles(series)
     for ax, (metric, title) in zip(axes, _METRIC_PANELS, strict=True):
+        if metric not in grid:  # a grid logged before the metric existed
+            ax.set_axis_off()
+            continue
         for key in series:
             cells = grid[(grid["algorithm"] == key[0]) & (grid["feature_set"] == key[1])]
             x = cells["k"].where(cells["k"].notna(), cells["n_segments"])
@@ -183,7 +162,10 @@ def metrics_vs_k_figure(grid: pd.DataFrame, chosen_cell_id: str) -> bytes:
     ]
     handles.append(Line2D([], [], color="red", marker="*", ls="", ms=12, label="chosen model"))
     fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)), fontsize=8)
-    fig.suptitle("Model quality against the number of segments (mean over seeds)")
+    fig.suptitle(
+        "Model quality against the number of segments (mean over seeds); only the reference-space "
+        "silhouette compares feature sets fairly"
+    )
     return png_bytes(fig)
 
 
@@ -192,17 +174,16 @@ def segment_profile_figure(
 ) -> bytes:
     """Bars of the segment's z-scores, same feature order for every segment, with medians."""
     z = profiles.feature_zscores.loc[segment]
-    medians = profiles.feature_medians.loc[segment]
-    overall = profiles.population_feature_medians
+    shown = profile_labels(profiles, segment)
     colour = segment_colours(profiles.segments)[segment]
-    fig = _new_figure(8.5, 0.36 * len(z) + 1.6)
+    fig = new_figure(8.5, 0.36 * len(z) + 1.6)
     ax = fig.add_subplot()
     y = np.arange(len(z))[::-1]
     limit = float(min(3.0, max(1.0, np.ceil(z.abs().max() * 2) / 2)))
     bar_colours = np.where(z.to_numpy() >= 0, colour, "#b0b0b0")
     ax.barh(y, z.clip(-limit, limit).to_numpy(), color=bar_colours)
     labels = [
-        f"{pretty(c)}  ({_short(medians[c])} vs {_short(overall[c])})"
+        f"{pretty(c)}  ({shown[c][0]} vs {shown[c][1]}{', means' if shown[c][2] else ''})"
         for c in profiles.feature_zscores.columns
     ]
     ax.set_yticks(y, labels, fontsize=8)
@@ -211,21 +192,24 @@ def segment_profile_figure(
     ax.set_ylim(-0.6, len(z) - 0.4)
     ax.set_xlabel("segment mean vs all customers, in standard deviations (z-score)")
     ax.set_title(
-        f"{names[segment].name}\nz-score per feature; in brackets: median in segment vs overall",
+        f"{names[segment].name}\nz-score per feature; in brackets: segment vs all customers "
+        "(median; mean for zero-heavy features)",
         fontsize=10,
     )
     ax.grid(axis="x", alpha=0.3)
     return png_bytes(fig)
 
 
-def _short(value: float) -> str:
-    if not np.isfinite(value):
-        return "n/a"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:.0f}"
-    return f"{value:.2f}"
+def profile_labels(profiles: SegmentProfiles, segment: int) -> dict[str, tuple[str, str, bool]]:
+    """Per feature: (segment value, all customers' value, is a mean), written as everywhere else."""
+    return {
+        c: (
+            format_value(c, float(profiles.feature_values.at[segment, c])),
+            format_value(c, float(profiles.population_feature_values[c])),
+            profiles.feature_statistic[c] == "mean",
+        )
+        for c in profiles.feature_zscores.columns
+    }
 
 
 def silhouette_figure(
@@ -235,7 +219,7 @@ def silhouette_figure(
     values = np.asarray(samples, dtype=float)
     codes = np.asarray(labels, dtype=np.int64)
     colours = segment_colours(sorted(set(codes.tolist())))
-    fig = _new_figure(8, 6)
+    fig = new_figure(8, 6)
     ax = fig.add_subplot()
     bottom = 0
     gap = max(10, len(codes) // 100)
@@ -271,6 +255,7 @@ def render_figures(
     embedding: np.ndarray,
     embedding_method: str,
     silhouette_samples: np.ndarray | None,
+    splits: list[tuple[str, np.ndarray, dict[int, str]]] | None = None,
 ) -> dict[str, bytes]:
     """Every figure of the report, name -> PNG bytes (the same bytes MLflow gets)."""
     figures = {
@@ -281,6 +266,8 @@ def render_figures(
     }
     if silhouette_samples is not None:
         figures["silhouette"] = silhouette_figure(silhouette_samples, labels, names)
+    if splits is not None and len(splits) > 1:
+        figures["splits"] = split_figure(splits)
     for segment in profiles.segments:
         figures[profile_figure_key(segment)] = segment_profile_figure(profiles, names, segment)
     return figures

@@ -18,18 +18,24 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from sklearn.metrics import silhouette_samples
 
+from core.settings import EconomicsSettings
 from tasks.data.ingest import IngestResult
 from tasks.data.source import DataSource
 from tasks.mlops.cell_runs import CellOutcome
 from tasks.mlops.registry import Promotion
 from tasks.mlops.tracking import TAG_CODE_VERSION, TAG_DATA_SHA, TAG_FLOW_RUN
 from tasks.model.segment_model import SegmentModel
+from tasks.profiling.segment_description import SegmentDescription
 from tasks.report.build import Report, ReportInputs, build_report, summary_markdown, write_report
 from tasks.report.feature_notes import feature_notes
 from tasks.retries import retry_unless_user_error
 from tasks.segmentation.algorithms import ALGORITHMS
 from tasks.segmentation.assignments import write_table
 from tasks.segmentation.features import FEATURE_SETS
+from tasks.segmentation.grid import FinalistSpec, GridSpec
+from tasks.segmentation.nesting import next_k_labels
+from tasks.segmentation.reference import reference_space
+from tasks.segmentation.robustness import robustness
 from tasks.segmentation.selection import Selection
 
 REPORT_ARTIFACT_DIR = "report"
@@ -49,8 +55,26 @@ def report_inputs(
     chosen: CellOutcome,
     previous_labels: pd.Series | None,
     run_meta: dict,
+    grid: GridSpec | None = None,
+    economics: EconomicsSettings | None = None,
+    description: SegmentDescription | None = None,
 ) -> ReportInputs:
-    """Everything the report needs, from the flow's results (the chosen model's own space)."""
+    """Everything the report needs, from the flow's results (the chosen model's own space).
+
+    `description` is the names and profiles computed before promotion: the report uses them as
+    they are, so it names the segments exactly as the registered model does.
+
+    Also refits the chosen configuration for the report's robustness appendix and its
+    split-at-the-next-k figure (a few fits, with the finalists' number of starts).
+    """
+    finalist_spec = grid.finalists if grid is not None else FinalistSpec()
+    sample_size = grid.silhouette_sample_size if grid is not None else 5_000
+    chosen_row = selection.finalists[selection.finalists["cell_id"] == selection.chosen_cell_id]
+    segment_jaccard = (
+        dict(chosen_row["segment_jaccard"].iloc[0])
+        if not chosen_row.empty and "segment_jaccard" in chosen_row
+        else None
+    )
     space = np.asarray(chosen.result.pipeline[:-1].transform(ingest.clean), dtype=float)
     labels = pd.Series(chosen.result.labels, name="segment")
     assigned = labels.to_numpy() >= 0
@@ -72,11 +96,28 @@ def report_inputs(
         model_space=space,
         previous_labels=previous_labels,
         run_meta=run_meta,
+        reference_space=reference_space(ingest.clean),
+        finalists=selection.finalists,
+        segment_jaccard=segment_jaccard,
+        robustness=robustness(
+            chosen.cell, ingest.clean, chosen.result.labels, n_init=finalist_spec.n_init
+        ),
+        splits=next_k_labels(
+            chosen.cell,
+            ingest.clean,
+            chosen.result.labels,
+            n_init=finalist_spec.n_init,
+            max_rows=finalist_spec.max_rows,
+        ),
+        economics=economics or EconomicsSettings(),
+        silhouette_sample_size=sample_size,
+        names=description.names if description is not None else None,
+        profiles=description.profiles if description is not None else None,
     )
 
 
 def _check_names(report: Report, model: SegmentModel) -> None:
-    """The report names segments itself; it must say what the registered model says."""
+    """The report must say what the registered model says (a guard on the wiring)."""
     named = {int(segment): entry.name for segment, entry in report.names.items()}
     if named != model.segment_names:
         raise ValueError(
@@ -104,6 +145,9 @@ def publish_outputs(
     source: DataSource,
     out: Path,
     reports_dir: Path,
+    grid: GridSpec | None = None,
+    economics: EconomicsSettings | None = None,
+    description: SegmentDescription | None = None,
 ) -> Published:
     """Build the report, write the segment table, log both; publish a Prefect summary artifact.
 
@@ -121,7 +165,18 @@ def publish_outputs(
         "is_synthetic": source.is_synthetic,
         "registry": promotion.reason,
     }
-    inputs = report_inputs(ingest, features, table, selection, chosen, previous_labels, run_meta)
+    inputs = report_inputs(
+        ingest,
+        features,
+        table,
+        selection,
+        chosen,
+        previous_labels,
+        run_meta,
+        grid,
+        economics,
+        description,
+    )
     report = build_report(inputs)
     _check_names(report, model)
     report_path = write_report(report, reports_dir)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from schemas.raw import breaks_soft_rule
@@ -12,8 +10,8 @@ from tasks.profiling.surrogate import SurrogateExplanation
 
 # (column, why it would help): what the data lacks, not statements about the data.
 FURTHER_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("APR, interest and fee revenue", "turns 'share of balances' into profit per segment, so "
-     "offers can be ranked by margin, not volume."),
+    ("Booked APR, interest and fee revenue", "replaces the assumed rates of the value-and-risk "
+     "section with each customer's own, so offers are ranked by booked margin."),
     ("Delinquency and default flags (30/60/90 days past due, charge-off)", "the missing outcome: "
      "validates which segments are risky instead of inferring it from utilisation."),
     ("Merchant categories (MCC)", "what people buy (travel, groceries, fuel) drives the reward "
@@ -36,8 +34,8 @@ FURTHER_APPROACHES: tuple[tuple[str, str], ...] = (
     ("Churn / attrition propensity", "predict closure or inactivity to time retention offers."),
     ("Customer lifetime value regression", "forecast margin per customer to size each "
      "recommendation's value in money."),
-    ("Uplift tests of the recommendations", "randomised A/B or uplift models per segment: "
-     "clustering says who is alike, only an experiment says who responds."),
+    ("Uplift models after the A/B tests", "the tests in the actions section say whether an action "
+     "works on average; uplift models on their results say for whom."),
     ("Time-series of behaviour", "monthly features and transition models (segment migration "
      "over time, hidden Markov models)."),
     ("Survival analysis", "time to default, to churn or to first revolving balance, per segment."),
@@ -52,37 +50,38 @@ def limitations(
     clean: pd.DataFrame,
     validation: dict,
     profiles: SegmentProfiles,
-    chosen: dict[str, Any],
+    quantities: dict[str, str],
     explanation: SurrogateExplanation,
     meta: dict,
 ) -> list[str]:
-    """What this analysis cannot say, each point quantified from this run's data."""
+    """What this analysis cannot say, each point quantified from this run (the report's texts)."""
     n = len(clean)
     tenure = clean["TENURE"]
     full_window = int((tenure == tenure.max()).sum())
-    below_minimum = int(breaks_soft_rule(clean, "minimum_payment_above_payments").sum())
     over_limit = int(breaks_soft_rule(clean, "balance_over_limit").sum())
     soft = sum(int(v) for v in validation.get("soft_rule_counts", {}).values())
+    stability = quantities.get("model.stability", quantities["model.grid_stability"])
     items = [
         f"Short, aggregated window: every one of the {n:,} rows summarises at most "
         f"{int(tenure.max())} months (TENURE {int(tenure.min())}-{int(tenure.max())}; "
         f"{_share(full_window, n)} have the full window) as totals and frequencies, with no "
         "dates: trends, seasonality and the order of events are invisible.",
         "No outcome to validate against: there is no default, delinquency, churn or profit "
-        f"column. Risk is inferred from proxies, e.g. {_share(below_minimum, n)} of customers "
-        f"paid less than the minimum and {_share(over_limit, n)} are over their limit.",
-        "No revenue or profitability: interest, fees and interchange are absent, so value is "
-        "measured as shares of balances and purchases, not as profit.",
+        f"column. Risk is inferred from proxies, e.g. {quantities['portfolio.below_minimum']} of "
+        f"customers paid less than the minimum and {_share(over_limit, n)} are over their limit.",
+        "No prices: revenue and losses are estimates under stated assumptions (interchange, APR, "
+        "cash-advance fee, loss rate, each with a low and a high value), not booked figures; "
+        f"the portfolio's revenue is {quantities['portfolio.revenue']} a year under them.",
         f"No demographics, channel or product data, and CUST_ID is anonymised ({n:,} ids): the "
         "segments cannot be linked to other systems or explained by who the customers are.",
-        f"Segments overlap: the chosen model's silhouette is {chosen['silhouette']:.2f} "
+        f"Segments overlap: the chosen model's silhouette is {quantities['model.silhouette']} "
         "(0 means on a border, 1 perfectly separated) and its bootstrap stability (ARI) "
-        f"{chosen['stability']:.2f}; the {explanation.depth}-level rule tree reproduces "
-        f"{explanation.fidelity:.0%} of the assignments, so customers near a border could sit "
-        "in either neighbour.",
+        f"{stability}; the {explanation.depth}-level rule tree reproduces "
+        f"{quantities['model.fidelity']} of the assignments, so customers near a border could "
+        "sit in either neighbour.",
         "Clustering describes, it does not explain or predict: it groups customers who behave "
-        "alike, not why they do, nor how they will respond to an offer. Every recommended "
-        "action should be tested (A/B or uplift) before rollout.",
+        "alike, not why they do, nor how they will respond to an offer. Every action in this "
+        "report comes with the A/B test that would show whether it works.",
         f"Data quirks were kept, not repaired: {soft:,} soft-rule findings across "
         f"{validation.get('rows_clean', n):,} clean rows (see Data and quality).",
     ]

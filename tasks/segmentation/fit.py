@@ -20,6 +20,7 @@ from tasks.segmentation.metrics import (
     segment_shares,
     separation_metrics,
 )
+from tasks.segmentation.reference import reference_silhouette, reference_space
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ def fit_cell(
     """Fit the cell on `clean` and measure it (metric names: `METRIC_NAMES`).
 
     Labels are `pipeline.predict(clean)`, so scoring the same rows with the logged model gives
-    the same segments. `max_threads` caps BLAS/OpenMP threads inside the cell (None: no cap):
+    the same segments. The silhouette is measured twice: in the cell's own model space and in
+    the common reference space (tasks/segmentation/reference.py), where feature sets compete
+    on equal terms. `max_threads` caps BLAS/OpenMP threads inside the cell (None: no cap):
     the grid runs cells side by side, and nested thread pools would oversubscribe the cores.
     Stability refits the whole pipeline on each bootstrap resample (n rows; 3,000 for Ward and
     HDBSCAN, whose fits grow as n^2) and compares its labels for every row with the full fit.
@@ -86,6 +89,9 @@ def fit_cell(
         metrics = segment_shares(labels)
         metrics |= separation_metrics(
             space, labels, sample_size=silhouette_sample_size, seed=cell.seed
+        )
+        metrics["reference_silhouette"] = reference_silhouette(
+            reference_space(clean), labels, silhouette_sample_size
         )
         model = pipeline[-1]
         if hasattr(model, "bic"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -17,15 +17,19 @@ from sklearn.metrics import (
 # transformed features), on the rows assigned to a segment (HDBSCAN's noise is left out).
 METRIC_DOCS: dict[str, str] = {
     "silhouette": "mean silhouette on a seeded sample, in [-1, 1]; higher = better separated",
+    "reference_silhouette": "silhouette of the same segments in the common reference space "
+    "(tasks/segmentation/reference.py): comparable across feature sets, unlike `silhouette`",
     "silhouette_sample_size": "rows the silhouette was computed on",
     "davies_bouldin": "Davies-Bouldin index; lower = better separated",
     "calinski_harabasz": "Calinski-Harabasz index; higher = better separated",
-    "bic": "Bayesian information criterion of the Gaussian mixture (GMM only); lower = better",
+    "bic": "Bayesian information criterion of the Gaussian mixture (GMM only), recorded for "
+    "reference; the selection rule does not use it",
     "n_segments": "segments found (noise not counted)",
     "min_segment_share": "share of all customers in the smallest segment",
     "max_segment_share": "share of all customers in the largest segment",
     "noise_share": "share of customers labelled noise (-1); 0 for methods without noise",
-    "stability_ari": "mean ARI between the full fit and refits on bootstrap resamples",
+    "stability_ari": "mean ARI between the full fit and refits on bootstrap resamples (the grid's "
+    "screen; finalists are re-measured with 50 or more)",
     "stability_ari_std": "standard deviation of those ARIs",
     "fit_seconds": "wall time of the full fit of the pipeline (features + model)",
     "cell_seconds": "wall time of the whole cell: fit, metrics and stability refits",
@@ -84,6 +88,28 @@ def separation_metrics(
     }
 
 
+def bootstrap_refits(
+    fit_predict: Callable[[pd.DataFrame, int], np.ndarray],
+    clean: pd.DataFrame,
+    *,
+    resamples: int,
+    seed: int,
+    rows: int | None = None,
+) -> Iterator[np.ndarray]:
+    """Labels for every row of `clean` from refits on `resamples` bootstrap resamples.
+
+    Each refit sees `rows` rows drawn with replacement (all n when None), then labels every
+    customer; `fit_predict(sample, seed)` must refit the whole pipeline on the sample.
+    """
+    n = len(clean)
+    size = n if rows is None else min(rows, n)
+    rng = np.random.default_rng(seed)
+    for _ in range(resamples):
+        picked = np.sort(rng.integers(0, n, size=size))
+        sample = clean.iloc[picked].reset_index(drop=True)
+        yield fit_predict(sample, int(rng.integers(0, 2**31 - 1)))
+
+
 def bootstrap_stability(
     fit_predict: Callable[[pd.DataFrame, int], np.ndarray],
     clean: pd.DataFrame,
@@ -93,18 +119,31 @@ def bootstrap_stability(
     seed: int,
     rows: int | None = None,
 ) -> tuple[float, float]:
-    """Mean and std of the ARI between `reference` and refits on bootstrap resamples.
-
-    Each refit sees `rows` rows drawn with replacement (all n when None), then labels every
-    customer; `fit_predict(sample, seed)` must refit the whole pipeline on the sample.
-    """
-    n = len(clean)
-    size = n if rows is None else min(rows, n)
-    rng = np.random.default_rng(seed)
-    scores = []
-    for _ in range(resamples):
-        picked = np.sort(rng.integers(0, n, size=size))
-        sample = clean.iloc[picked].reset_index(drop=True)
-        labels = fit_predict(sample, int(rng.integers(0, 2**31 - 1)))
-        scores.append(adjusted_rand_score(reference, labels))
+    """Mean and std of the ARI between `reference` and refits on bootstrap resamples."""
+    scores = [
+        adjusted_rand_score(reference, labels)
+        for labels in bootstrap_refits(
+            fit_predict, clean, resamples=resamples, seed=seed, rows=rows
+        )
+    ]
     return float(np.mean(scores)), float(np.std(scores))
+
+
+def segment_jaccard(reference: np.ndarray, labels: np.ndarray) -> dict[int, float]:
+    """For each reference segment, the Jaccard index with its best match in `labels`.
+
+    Hennig's cluster-wise stability: near 1, the segment comes back whole; below 0.5, it
+    dissolved. Noise (-1) is not a segment on either side.
+    """
+    reference = np.asarray(reference)
+    labels = np.asarray(labels)
+    segments = np.unique(reference[reference >= 0])
+    others = np.unique(labels[labels >= 0])
+    if len(others) == 0:
+        return {int(s): 0.0 for s in segments}
+    table = pd.crosstab(reference, labels).reindex(index=segments, columns=others, fill_value=0)
+    both = table.to_numpy(dtype=float)
+    ref_sizes = np.array([(reference == s).sum() for s in segments], dtype=float)
+    new_sizes = np.array([(labels == o).sum() for o in others], dtype=float)
+    jaccard = both / (ref_sizes[:, None] + new_sizes[None, :] - both)
+    return {int(s): float(v) for s, v in zip(segments, jaccard.max(axis=1), strict=True)}

@@ -210,3 +210,47 @@ def test_out_of_range_run_settings_are_parameter_errors(
 
     with pytest.raises(ParameterError, match=setting):
         load_settings()
+
+
+def test_money_assumptions_have_a_low_and_a_high_and_each_can_be_overridden(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    bare_environment.setenv("CCSEG_ECONOMICS_PURCHASE_APR_LOW", "0.18")
+    economics = load_settings().economics
+    apr = economics.assumption("purchase_apr")
+    assert (apr.low, apr.high) == (0.18, 0.25)
+    assert apr.env_names == (
+        "CCSEG_ECONOMICS_PURCHASE_APR_LOW",
+        "CCSEG_ECONOMICS_PURCHASE_APR_HIGH",
+    )
+    assert [a.key for a in economics.assumptions()] == [
+        "interchange_rate",
+        "purchase_apr",
+        "cash_advance_fee",
+        "stress_loss_rate",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "CCSEG_ECONOMICS_PURCHASE_APR_LOW",
+            "0.3",
+            r"CCSEG_ECONOMICS_PURCHASE_APR_LOW \(0.3\) must not exceed "
+            r"CCSEG_ECONOMICS_PURCHASE_APR_HIGH \(0.25\)",
+        ),
+        (
+            "CCSEG_ECONOMICS_INTERCHANGE_RATE_HIGH",
+            "lots",
+            r"CCSEG_ECONOMICS_INTERCHANGE_RATE_HIGH: .*number",
+        ),
+        ("CCSEG_ECONOMICS_STRESS_LOSS_RATE_HIGH", "1.5", r"STRESS_LOSS_RATE_HIGH: .*1"),
+    ],
+)
+def test_a_malformed_money_assumption_is_one_actionable_error(
+    bare_environment: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    bare_environment.setenv(name, value)
+    with pytest.raises(ParameterError, match=message):
+        load_settings()

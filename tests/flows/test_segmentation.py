@@ -34,6 +34,7 @@ def small_grid(ks: list[int], feature_set: str = "log_scaled") -> GridSpec:
             "seeds": [0],
             "stability_resamples": 10,
             "silhouette_sample_size": 2_000,
+            "finalists": {"count": 2, "seeds": 2, "resamples": 50, "n_init": 4},
         }
     )
 
@@ -105,6 +106,13 @@ def test_parent_run_records_data_hash_flow_run_and_reasoning(first_run) -> None:
     assert parent.data.metrics["rows_in"] == ROWS
     reasoning = mlflow.artifacts.load_text(f"runs:/{summary.parent_run_id}/selection/reasoning.md")
     assert summary.chosen_cell_id in reasoning
+    analysis = json.loads(
+        mlflow.artifacts.load_text(f"runs:/{summary.parent_run_id}/report/analysis.json")
+    )
+    finalists = {f["cell_id"]: f for f in analysis["finalists"]}
+    assert summary.chosen_cell_id in finalists and len(finalists) <= 2
+    assert finalists[summary.chosen_cell_id]["resamples"] == 50
+    assert f"over 50 resamples) {analysis['quantities']['model.stability']}" in reasoning
 
 
 def test_report_figures_are_the_ones_logged_to_mlflow(first_run, tmp_path: Path) -> None:

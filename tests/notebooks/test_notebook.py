@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -33,6 +34,7 @@ def tiny_grid() -> GridSpec:
             "seeds": [0],
             "stability_resamples": 10,
             "silhouette_sample_size": 1_000,
+            "finalists": {"count": 2, "seeds": 2, "resamples": 50, "n_init": 4},
         }
     )
 
@@ -136,6 +138,26 @@ def test_grid_section_lists_every_cell_and_plots_metrics_against_k(
 
 
 @pytest.mark.slow
+def test_money_actions_and_finalists_are_the_reports_own_texts(
+    executed: NotebookNode, work_dir: Path
+) -> None:
+    analysis = json.loads((work_dir / "reports" / "analysis.json").read_text(encoding="utf-8"))
+    quantities = analysis["quantities"]
+    finalists = output_text(cell_tagged(executed, "finalists"))
+    assert all(f["cell_id"] in finalists for f in analysis["finalists"])
+    money = output_text(cell_tagged(executed, "economics"))
+    actions = output_text(cell_tagged(executed, "recommendations"))
+    for segment in analysis["segments"]:
+        assert quantities[f"segment.{segment}.revenue"] in money
+        assert quantities[f"action.{segment}.customers"] in actions
+        assert analysis["actions"][segment]["target"] in actions
+    assert analysis["trade_off"] in money
+    assert analysis["baseline_verdict"] in output_text(cell_tagged(executed, "baseline"))
+    robustness = output_text(cell_tagged(executed, "robustness"))
+    assert all(v["title"] in robustness for v in analysis["robustness"])
+
+
+@pytest.mark.slow
 def test_notebook_describes_the_latest_run_and_compares_all_runs(
     executed: NotebookNode, settings: PipelineSettings
 ) -> None:
@@ -200,6 +222,12 @@ def test_notebook_reads_the_runs_results_instead_of_recomputing_them() -> None:
         "eligibility(",
         "metrics_vs_k_figure",
         ".fit(",
+        "segment_economics",
+        "plan_actions",
+        "compare_with_rule",
+        "evaluate_finalist",
+        "robustness(",
+        "build_quantities",
     )
     assert [call for call in recomputing if call in code] == []
     assert 'run_text("report/analysis.json")' in code

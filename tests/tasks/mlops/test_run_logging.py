@@ -10,7 +10,7 @@ import pandas as pd
 from tasks.data.ingest import ValidationSummary
 from tasks.mlops.run_logging import log_selection, log_validation, parent_run_tags
 from tasks.segmentation.grid import parse_grid_spec
-from tasks.segmentation.selection import select_cell
+from tasks.segmentation.selection import Selection
 
 SUMMARY = ValidationSummary(
     source="drop.csv",
@@ -60,7 +60,13 @@ def test_validation_is_logged_as_comparable_metrics_and_full_artifacts(store) ->
 
 
 def test_the_choice_is_logged_with_its_metrics_eligibility_and_reasoning(store) -> None:
-    selection = select_cell(TABLE)
+    selection = Selection(
+        chosen_cell_id="a",
+        eligible=pd.Series([True, False]),
+        reasoning="**a** separates best among the qualified finalists.",
+        relaxed=False,
+        finalists=pd.DataFrame({"cell_id": ["a"], "qualified": [True], "chosen": [True]}),
+    )
 
     with mlflow.start_run(experiment_id=store.experiment_id) as run:
         log_selection(TABLE, selection, {"silhouette": 0.30, "bic": float("nan")})
@@ -70,6 +76,6 @@ def test_the_choice_is_logged_with_its_metrics_eligibility_and_reasoning(store) 
     assert logged.data.metrics == {"silhouette": 0.30}  # NaN is left out, not faked
     uri = f"runs:/{run.info.run_id}"
     graded = pd.read_csv(mlflow.artifacts.download_artifacts(f"{uri}/grid/grid_results.csv"))
-    assert graded["eligible"].tolist() == [True, True]
+    assert graded["eligible"].tolist() == [True, False]
     assert mlflow.artifacts.load_text(f"{uri}/selection/reasoning.md") == selection.reasoning
     assert mlflow.artifacts.load_dict(f"{uri}/selection/selection.json") == {"relaxed": False}

@@ -104,3 +104,20 @@ def test_migration_refuses_a_customer_listed_twice():
     twice = pd.Series(["A", "B"], index=["c1", "c1"])
     with pytest.raises(ValueError, match="repeat a CUST_ID"):
         segment_migration(twice, pd.Series(["A"], index=["c1"]))
+
+
+def test_each_column_is_summarised_by_one_statistic_mean_when_zero_heavy(planted):
+    clean, features, labels, _ = planted
+    profiles = profile_segments(clean, features, labels)
+    members = features[labels.to_numpy() == 1]
+    for column, statistic in profiles.feature_statistic.items():
+        zero_heavy = (features[column] == 0).mean() >= 0.25
+        assert statistic == ("mean" if zero_heavy else "median"), column
+        expected = members[column].mean() if zero_heavy else members[column].median()
+        assert profiles.feature_values.at[1, column] == pytest.approx(expected)
+    assert profiles.feature_nonzero.at[1, "cash_advance_per_month"] == pytest.approx(
+        (members["cash_advance_per_month"] > 0).mean()
+    )
+    for item in profiles.distinguishing[1]:
+        assert item.statistic == profiles.feature_statistic[item.feature]
+        assert item.segment_value == pytest.approx(profiles.feature_values.at[1, item.feature])

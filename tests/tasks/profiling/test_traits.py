@@ -47,3 +47,13 @@ def test_mid_rank_percentile_puts_a_tie_block_in_its_middle():
 def test_trait_values_are_formatted_for_a_business_reader(key, value, text):
     assert format_trait(key, value) == text
     assert format_trait(key, float("nan")) == "n/a"
+
+
+def test_a_zero_heavy_value_is_written_as_a_mean_with_its_share_above_zero():
+    from tasks.profiling.traits import describe_value, statistics
+
+    frame = pd.DataFrame({"full_payment_share": [0.0, 0.0, 0.0, 1.0], "balance": [1.0, 2, 3, 4]})
+    assert statistics(frame) == {"full_payment_share": "mean", "balance": "median"}
+    assert describe_value("full_payment_share", 0.25, "mean", 0.25) == "0.25 mean, 25% above 0"
+    assert describe_value("balance", 2.5, "median", 1.0) == "2"
+    assert describe_value("purchases_trx_per_month", 2.34, "median", 1.0) == "2.3"

@@ -6,44 +6,27 @@ import base64
 import dataclasses
 import json
 import re
-from pathlib import Path
 
-import pandas as pd
 import pytest
 from markupsafe import escape
 
 from schemas.raw import RULES
-from tasks.data.ingest import read_and_validate
-from tasks.data.synthetic import write_synthetic
 from tasks.profiling.naming import NOISE_NAME, NOISE_SEGMENT, SegmentName
 from tasks.report.analysis import ANALYSIS_FILE
-from tasks.report.build import (
-    REPORT_FILE,
-    ReportInputs,
-    build_report,
-    summary_markdown,
-    write_report,
+from tasks.report.build import REPORT_FILE, build_report, summary_markdown, write_report
+
+SECTIONS = (
+    "summary",
+    "data",
+    "method",
+    "baseline",
+    "economics",
+    "segments",
+    "actions",
+    "limitations",
+    "robustness",
+    "further",
 )
-from tasks.report.demo import demo_inputs
-
-SECTIONS = ("summary", "data", "method", "segments", "limitations", "further")
-
-
-def _validation(path: Path) -> tuple[pd.DataFrame, dict]:
-    result = read_and_validate(path)
-    return result.clean, result.summary.to_dict()  # what the flow gives the report
-
-
-@pytest.fixture(scope="module")
-def synthetic_inputs(tmp_path_factory) -> ReportInputs:
-    path = write_synthetic(2500, 3, tmp_path_factory.mktemp("synthetic") / "cc.csv")
-    clean, validation = _validation(path)
-    return demo_inputs(clean, validation, is_synthetic=True)
-
-
-@pytest.fixture(scope="module")
-def synthetic_report(synthetic_inputs):
-    return build_report(synthetic_inputs)
 
 
 def external_fetches(html: str) -> list[str]:
@@ -53,17 +36,17 @@ def external_fetches(html: str) -> list[str]:
     return [t for t in targets if not (t.startswith("data:") or t.startswith("#"))]
 
 
-def test_every_segment_has_a_name_rules_and_recommendations(synthetic_report):
+def test_every_segment_has_a_name_rules_a_meaning_and_an_action(synthetic_report):
     report = synthetic_report
     segments = report.profiles.segments
     assert sorted(report.names) == sorted(report.explanation.rules) == segments
-    assert sorted(report.recommendations) == segments
+    assert sorted(report.recommendations) == sorted(report.actions) == segments
     for segment in segments:
         name = report.names[segment].name
         assert report.explanation.rules[segment]
-        assert len(report.recommendations[segment].actions) == 5
         assert name in report.html
-        assert report.recommendations[segment].value in report.html
+        assert str(report.recommendations[segment].meaning_html) in report.html
+        assert str(escape(report.actions[segment].target)) in report.html
         for rule in report.explanation.rules[segment]:
             assert str(escape(rule.text)) in report.html
 
@@ -111,7 +94,8 @@ def test_numbers_in_the_report_are_the_ones_computed_from_the_inputs(
     for quirk in synthetic_report.data_look.quirks:
         assert str(escape(quirk.finding)) in html
     chosen = synthetic_inputs.grid.set_index("cell_id").loc[synthetic_inputs.chosen_cell_id]
-    assert f"<b>{chosen['silhouette']:.2f}</b><span>silhouette of the chosen model" in html
+    reference = f"{chosen['reference_silhouette']:.3f}"
+    assert f'<b><span data-q="model.reference_silhouette">{reference}</span></b>' in html
     assert f"{synthetic_report.explanation.fidelity:.1%}" in html
 
 
@@ -151,15 +135,19 @@ def test_analysis_json_beside_the_html_carries_what_the_report_shows(synthetic_r
     assert [q["finding"] for q in analysis["quirks"]] == [
         q.finding for q in report.data_look.quirks
     ]
+    assert analysis["quantities"] == report.quantities
     for segment, named in report.names.items():
         entry = analysis["segments"][str(segment)]
         assert (entry["name"], entry["archetype"]) == (named.name, named.archetype)
         assert entry["customers"] == int(report.profiles.sizes.at[segment, "n"])
-        advice = analysis["recommendations"][str(segment)]
-        assert advice["actions"] == report.recommendations[segment].actions
-        medians = analysis["trait_medians"][str(segment)]
-        expected = report.profiles.trait_medians.loc[segment].dropna().to_dict()
-        assert {k: v for k, v in medians.items() if v is not None} == pytest.approx(expected)
+        action = analysis["actions"][str(segment)]
+        assert action["customers"] == report.actions[segment].customers
+        assert action["per_arm"] == report.actions[segment].test.per_arm
+        values = analysis["segment_values"][str(segment)]
+        expected = report.profiles.feature_values.loc[segment].to_dict()
+        assert values == pytest.approx(expected)
+        revenue = analysis["economics"][str(segment)]["revenue_high"]
+        assert revenue == pytest.approx(report.economics.by_group.at[segment, "revenue_high"])
 
 
 def test_a_chosen_cell_missing_from_the_grid_is_refused(synthetic_inputs):
@@ -169,11 +157,9 @@ def test_a_chosen_cell_missing_from_the_grid_is_refused(synthetic_inputs):
 
 
 @pytest.mark.realdata
-def test_report_is_generated_for_the_real_data(real_data_path):
-    clean, validation = _validation(real_data_path)
-    inputs = demo_inputs(clean, validation, is_synthetic=False, algorithms=("kmeans",), ks=(4, 5))
-    report = build_report(inputs)
-    assert report.profiles.n_customers == len(clean) == validation["rows_clean"]
+def test_report_is_generated_for_the_real_data(real_inputs, real_report):
+    report, validation = real_report, real_inputs.validation
+    assert report.profiles.n_customers == len(real_inputs.clean) == validation["rows_clean"]
     assert 'id="synthetic-banner"' not in report.html
     assert f"{validation['rows_in']:,} rows read" in report.html
     assert external_fetches(report.html) == []
@@ -185,9 +171,11 @@ def test_summary_markdown_has_one_row_per_segment_with_its_numbers(synthetic_rep
     text = summary_markdown(synthetic_report)
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) == len(synthetic_report.names) + 1  # the header, then one per segment
+    q = synthetic_report.quantities
     for segment, named in synthetic_report.names.items():
         n = int(synthetic_report.profiles.sizes.at[segment, "n"])
-        assert any(named.name in row and f"{n:,}" in row for row in rows)
+        revenue = q[f"segment.{segment}.revenue"]
+        assert any(named.name in row and f"{n:,}" in row and revenue in row for row in rows)
 
 
 def test_summary_markdown_does_not_count_noise_as_a_segment(synthetic_report):
@@ -197,3 +185,12 @@ def test_summary_markdown_does_not_count_noise_as_a_segment(synthetic_report):
         synthetic_report, names={**synthetic_report.names, NOISE_SEGMENT: noise}
     )
     assert f", {segments} segments.**" in summary_markdown(with_noise)
+
+
+def test_only_methods_the_run_used_are_named(synthetic_inputs, synthetic_report):
+    used = set(synthetic_inputs.grid["algorithm"])
+    assert used == {"kmeans"}
+    html = synthetic_report.html
+    for other in ("minibatch_kmeans", "gmm", "ward", "hdbscan"):
+        assert f"<code>{other}</code>" not in html
+    assert "BIC judges" not in html and "<code>kmeans</code> <b>(chosen)</b>" in html

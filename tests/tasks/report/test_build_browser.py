@@ -1,17 +1,18 @@
-"""The report opens in real headless Chromium, offline: no console error, every image decoded."""
+"""The report in real headless Chromium, offline: no console error, every image decoded, and the
+executive summary prints to exactly one page (Chromium's own print to PDF, pages counted)."""
 
 from __future__ import annotations
 
 import base64
+import io
 import time
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
+from selenium.webdriver.common.print_page_options import PrintOptions
 
-from tasks.data.ingest import read_and_validate
-from tasks.data.synthetic import write_synthetic
-from tasks.report.build import Report, build_report, write_report
-from tasks.report.demo import demo_inputs
+from tasks.report.build import Report, write_report
 
 pytestmark = pytest.mark.browser
 
@@ -21,13 +22,34 @@ LOAD_TIMEOUT_SECONDS = 30
 MAX_SCREENSHOT_HEIGHT = 30_000
 
 
+# A4 and US Letter, in centimetres: the one-pager must fit either.
+PAPER_SIZES = {"A4": (21.0, 29.7), "Letter": (21.59, 27.94)}
+
+
 @pytest.fixture(scope="module")
-def report_and_file(tmp_path_factory) -> tuple[Report, Path]:
+def report_and_file(synthetic_report, tmp_path_factory) -> tuple[Report, Path]:
     folder = tmp_path_factory.mktemp("browser-report")
-    result = read_and_validate(write_synthetic(2000, 5, folder / "cc.csv"))
-    validation = result.summary.to_dict()
-    report = build_report(demo_inputs(result.clean, validation, is_synthetic=True))
-    return report, write_report(report, folder / "reports")
+    return synthetic_report, write_report(synthetic_report, folder / "reports")
+
+
+@pytest.fixture(scope="module")
+def real_report_file(real_report, tmp_path_factory) -> Path:
+    return write_report(real_report, tmp_path_factory.mktemp("browser-real") / "reports")
+
+
+def _pdf(driver, paper: str) -> PdfReader:
+    options = PrintOptions()
+    options.page_width, options.page_height = PAPER_SIZES[paper]
+    options.background = True
+    return PdfReader(io.BytesIO(base64.b64decode(driver.print_page(options))))
+
+
+def _keep_only_the_executive_page(driver) -> None:
+    """Leave the banner, the header and the summary section: what the one-pager prints."""
+    driver.execute_script(
+        "document.querySelectorAll('main > section:not(#summary), nav, footer')"
+        ".forEach(e => e.remove())"
+    )
 
 
 def _open(driver, path: Path) -> None:
@@ -91,3 +113,28 @@ def test_synthetic_banner_is_the_first_thing_a_reader_sees(browser, report_and_f
     assert banner.is_displayed()
     assert banner.location["y"] == 0
     assert "SYNTHETIC DATA" in banner.text
+
+
+@pytest.mark.parametrize("paper", sorted(PAPER_SIZES))
+def test_executive_summary_prints_to_one_page(browser, report_and_file, paper):
+    report, path = report_and_file
+    _open(browser, path)
+    _keep_only_the_executive_page(browser)
+    pdf = _pdf(browser, paper)
+    assert len(pdf.pages) == 1
+    text = pdf.pages[0].extract_text()
+    last_decision = report.context["decisions"][-1]
+    assert last_decision.title.split()[-1] in text  # the page is not cut before its end
+
+
+@pytest.mark.realdata
+def test_real_executive_summary_prints_to_one_page_and_the_report_breaks_after_it(
+    browser, real_report, real_report_file
+):
+    _open(browser, real_report_file)
+    whole = _pdf(browser, "A4")
+    first, second = whole.pages[0].extract_text(), whole.pages[1].extract_text()
+    assert "Three decisions this report asks for" in first
+    assert "Data and quality" in second and "Three decisions" not in second
+    _keep_only_the_executive_page(browser)
+    assert len(_pdf(browser, "A4").pages) == 1

@@ -18,7 +18,7 @@ def test_unknown_algorithm_lists_the_known_ones() -> None:
 
 
 def test_resolve_fills_every_default() -> None:
-    assert get_algorithm("kmeans").resolve({}) == {"max_iter": 300, "n_init": 4}
+    assert get_algorithm("kmeans").resolve({}) == {"max_iter": 300, "n_init": 10}
     assert get_algorithm("gmm").resolve({"n_init": 2}) == {
         "covariance_type": "full",
         "n_init": 2,

@@ -178,6 +178,15 @@ def test_default_grid_covers_every_feature_set_and_the_required_algorithms() -> 
     assert ks == set(range(2, 9))
     assert default_grid().stability_resamples >= 10
     assert len(cells) == len({c.cell_id for c in cells}) == 61
+    finalists = default_grid().finalists
+    assert finalists.resamples >= 50 and finalists.seeds >= 2 and finalists.n_init >= 10
+
+
+def test_every_algorithm_the_report_names_as_compared_is_in_the_default_grid() -> None:
+    # The report lists the algorithms of the run's grid only; the default must not drop one
+    # whose description claims a role (mini-batch k-means is for grids that outgrow k-means).
+    in_grid = {c.algorithm for c in expand_grid(default_grid())}
+    assert in_grid == {"kmeans", "gmm", "ward", "hdbscan"}
 
 
 def test_a_grid_spec_is_frozen() -> None:
