@@ -48,6 +48,7 @@ class Prompt:
     system: str
     user_content: str
     input_tokens: int
+    page_text: str  # the page text as trimmed for this question (the cache key hashes it)
 
 
 def build_system_prompt(site_name: str) -> str:
@@ -115,9 +116,8 @@ def _user_content(url: str, title: str, page_text: str, message: str) -> str:
     )
 
 
-def build_user_content(request: ChatRequest, page_token_budget: int) -> str:
+def build_user_content(request: ChatRequest, page_text: str) -> str:
     page = request.page
-    page_text = trim_page_text(page.text, request.message, page_token_budget)
     return _user_content(page.url, page.title, page_text, request.message)
 
 
@@ -133,9 +133,11 @@ def largest_prompt_tokens(site_name: str, page_token_budget: int) -> int:
 
 
 def build_prompt(request: ChatRequest, system_prompt: str, page_token_budget: int) -> Prompt:
-    user_content = build_user_content(request, page_token_budget)
+    page_text = trim_page_text(request.page.text, request.message, page_token_budget)
+    user_content = build_user_content(request, page_text)
     return Prompt(
         system=system_prompt,
         user_content=user_content,
         input_tokens=estimate_tokens(system_prompt) + estimate_tokens(user_content),
+        page_text=page_text,
     )

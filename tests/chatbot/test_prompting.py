@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from chatbot.models import (
     MAX_MESSAGE_CHARS,
     MAX_PAGE_TEXT_CHARS,
@@ -108,7 +106,7 @@ def test_injected_page_text_stays_inside_the_page_block_upstream(fake, client, a
 def test_page_text_sent_upstream_is_trimmed_to_the_token_budget(fake, start, api):
     service = start(page_token_budget=100)
     body = api.chat_body(text="word " * 7_000)
-    assert httpx.post(f"{service.base_url}/api/chat", json=body).status_code == 200
+    assert api.post_chat(service, body).status_code == 200
     user_text = fake.stats.last_request.body["messages"][0]["content"][0]["text"]
     assert estimate_tokens(user_text) < 100 + 60  # the budget plus the tags and question
 
