@@ -132,12 +132,12 @@ class AnswerCache:
         self.backend = backend
         self._metrics = metrics
 
-    async def lookup(self, key: str) -> CachedAnswer | None:
+    async def lookup(self, key: str, request_id: str) -> CachedAnswer | None:
         try:
             raw = await self.backend.get(key)
         except Exception as error:  # a broken cache must not break answering
             self._metrics.cache_lookups.labels("error").inc()
-            log_event(logger, logging.WARNING, "cache_unavailable", detail=type(error).__name__)
+            _log_unavailable(error, request_id)
             return None
         if raw is None:
             self._metrics.cache_lookups.labels("miss").inc()
@@ -146,12 +146,17 @@ class AnswerCache:
         stored = json.loads(raw)
         return CachedAnswer(stored["text"], stored["stop_reason"])
 
-    async def store(self, key: str, answer: CachedAnswer) -> None:
+    async def store(self, key: str, answer: CachedAnswer, request_id: str) -> None:
         value = json.dumps({"text": answer.text, "stop_reason": answer.stop_reason})
         try:
             await self.backend.set(key, value)
         except Exception as error:
-            log_event(logger, logging.WARNING, "cache_unavailable", detail=type(error).__name__)
+            _log_unavailable(error, request_id)
+
+
+def _log_unavailable(error: Exception, request_id: str) -> None:
+    detail = type(error).__name__
+    log_event(logger, logging.WARNING, "cache_unavailable", request_id=request_id, detail=detail)
 
 
 def make_answer_cache(settings: ChatbotSettings, metrics: ChatMetrics) -> AnswerCache | None:

@@ -57,7 +57,7 @@ class ChatService:
         self._metrics = metrics
         self.system_prompt = build_system_prompt(settings.site_name)
 
-    async def _admit(self, request: ChatRequest, caller: Caller) -> Admitted:
+    async def _admit(self, request: ChatRequest, caller: Caller, request_id: str) -> Admitted:
         """Cheapest refusals first; budgets are only spent on calls that will happen.
 
         Request counts come before the cache, so cached answers cannot be scraped beyond a
@@ -71,7 +71,7 @@ class ChatService:
             key = None
             if self._cache is not None:
                 key = answer_cache_key(request, prompt.page_text, self._settings)
-                cached = await self._cache.lookup(key)
+                cached = await self._cache.lookup(key, request_id)
                 if cached is not None:
                     return Admitted(prompt, key, cached)
             self._bedrock.breaker.check()
@@ -94,7 +94,7 @@ class ChatService:
     async def answer(
         self, request: ChatRequest, caller: Caller, request_id: str, body_read_at: float
     ) -> ModelAnswer:
-        admitted = await self._admit(request, caller)
+        admitted = await self._admit(request, caller, request_id)
         if admitted.cached is not None:
             return self._from_cache(request, request_id, admitted, admitted.cached)
         deadline = self._upstream_starts(body_read_at)
@@ -113,7 +113,7 @@ class ChatService:
         self, request: ChatRequest, caller: Caller, request_id: str, body_read_at: float
     ) -> tuple[AnswerStream | ModelAnswer, Admitted]:
         """Admit the question and wait for the first token; errors before it are plain HTTP."""
-        admitted = await self._admit(request, caller)
+        admitted = await self._admit(request, caller, request_id)
         if admitted.cached is not None:
             return self._from_cache(request, request_id, admitted, admitted.cached), admitted
         deadline = self._upstream_starts(body_read_at)
@@ -162,7 +162,8 @@ class ChatService:
     ) -> None:
         await self._budget.charge(tokens, request_id)
         if self._cache is not None and admitted.cache_key is not None and text:
-            await self._cache.store(admitted.cache_key, CachedAnswer(text, stop_reason))
+            answer = CachedAnswer(text, stop_reason)
+            await self._cache.store(admitted.cache_key, answer, request_id)
 
     def _observe_upstream(self, deadline: Deadline) -> None:
         started = deadline.expires_at - self._settings.deadline_seconds

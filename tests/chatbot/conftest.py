@@ -173,6 +173,16 @@ def shared_service(fake_bedrock_server: FakeBedrock) -> Iterator[RunningService]
     running.stop()
 
 
+@pytest.fixture(scope="session")
+def open_service(fake_bedrock_server: FakeBedrock) -> Iterator[RunningService]:
+    """A service that also serves callers without a token (as outside production), for fuzzing."""
+    with pytest.MonkeyPatch.context() as patch:
+        _point_boto3_at(fake_bedrock_server, patch)
+        running = start_service(circuit_failure_threshold=1000, require_token=False)
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 def service(shared_service: RunningService, fake: FakeBedrock) -> RunningService:
     return shared_service

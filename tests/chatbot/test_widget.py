@@ -62,8 +62,8 @@ def write_site_page(
     )
 
 
-def ask_through_widget(browser, question: str, title: str | None = None):
-    """Open the widget, ask, and return the finished answer bubble."""
+def ask_through_widget(browser, question: str, title: str | None = None, expect_answers: int = 1):
+    """Open the widget (if closed), ask, and return the latest finished answer bubble."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -72,19 +72,20 @@ def ask_through_widget(browser, question: str, title: str | None = None):
     root = host.shadow_root
     if title is not None:
         browser.execute_script("document.title = arguments[0]", title)
-    root.find_element(By.CSS_SELECTOR, "[data-testid=chat-launcher]").click()
+    launcher = root.find_element(By.CSS_SELECTOR, "[data-testid=chat-launcher]")
+    if launcher.get_attribute("aria-expanded") != "true":
+        launcher.click()
     root.find_element(By.CSS_SELECTOR, "[data-testid=chat-input]").send_keys(question)
-    root.find_element(By.CSS_SELECTOR, "[data-testid=chat-send]").click()
-    return wait.until(
-        lambda _: next(
-            (
-                element
-                for element in root.find_elements(By.CSS_SELECTOR, "[data-testid=chat-answer]")
-                if "done" in element.get_attribute("class")
-            ),
-            None,
-        )
-    )
+    send = root.find_element(By.CSS_SELECTOR, "[data-testid=chat-send]")
+    wait.until(lambda _: send.is_enabled())
+    send.click()
+
+    def finished():
+        answers = root.find_elements(By.CSS_SELECTOR, "[data-testid=chat-answer]")
+        done = [element for element in answers if "done" in element.get_attribute("class")]
+        return done[-1] if len(done) >= expect_answers else None
+
+    return wait.until(lambda _: finished())
 
 
 def sent_user_text(fake) -> str:
@@ -177,3 +178,24 @@ def test_a_widget_that_does_not_match_its_sri_hash_never_runs(fake, site_and_ser
     browser.find_element(By.TAG_NAME, "main")  # the page itself loaded
     assert browser.execute_script("return document.querySelector('[data-ccseg-chat]')") is None
     assert fake.stats.total_calls == 0
+
+
+def test_widget_renews_a_token_the_service_no_longer_accepts(fake, start, browser):
+    import secrets
+
+    from chatbot.session_tokens import SessionTokens
+
+    service = start()
+    browser.get(f"{service.base_url}/widget/demo.html")
+    first = ask_through_widget(browser, "First question?")
+    assert first.text.startswith("[fake-bedrock]")
+    # The service's key rotates without a previous key (a redeploy): the widget's token dies.
+    settings = service.settings
+    service.app.state.tokens = SessionTokens(
+        secrets.token_urlsafe(32), None, settings.token_ttl_seconds
+    )
+    tokens_before = issued_tokens(service)
+    second = ask_through_widget(browser, "Second question?", expect_answers=2)
+    assert second.text.startswith("[fake-bedrock] You asked: 'Second question?'")
+    assert issued_tokens(service) == tokens_before + 1  # one renewal, then the answer
+    assert fake.stats.calls == {"ConverseStream": 2}
