@@ -37,7 +37,9 @@ about code shown on the page.
 card numbers or other personal data."""
 
 _TERM = re.compile(r"\w{3,}", re.UNICODE)
-_SPACES = re.compile(r"[ \t\f\v\u00a0]+")
+# Runs of blanks, or a lone blank other than a space: a single space (most of them) is already
+# what it would become, and matching each one made this the costliest step of a long page.
+_SPACES = re.compile(r"[ \t\f\v\u00a0]{2,}|[\t\f\v\u00a0]")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
 
@@ -62,9 +64,10 @@ def estimate_tokens(text: str) -> int:
 
 def normalize_whitespace(text: str) -> str:
     """Collapse the runs of spaces and blank lines that innerText produces; they cost tokens."""
-    unified = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = (_SPACES.sub(" ", line).strip() for line in unified.split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    # One pass of each regular expression over the whole text, not one per line.
+    unified = _SPACES.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = "\n".join(line.strip() for line in unified.split("\n"))
+    return _BLANK_LINES.sub("\n\n", lines).strip()
 
 
 def _question_terms(question: str) -> set[str]:
