@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from chatbot.models import (
     MAX_MESSAGE_CHARS,
     MAX_PAGE_TEXT_CHARS,
@@ -87,6 +92,14 @@ def test_one_huge_line_is_cut_to_the_budget():
 
 def test_normalize_whitespace_handles_carriage_returns_and_nbsp():
     assert normalize_whitespace("a\r\nb\u00a0\u00a0c") == "a\nb c"
+
+
+@given(st.text(alphabet="ab \t\f\v\u00a0\r\n", max_size=80))
+def test_normalized_text_keeps_words_and_no_redundant_blanks(text):
+    normalized = normalize_whitespace(text)
+    assert normalized.split() == text.split()  # every word, in order, nothing else
+    assert not re.search(r"[\t\f\v\u00a0\r]| {2}|\n{3}", normalized)
+    assert all(line == line.strip() for line in normalized.split("\n"))
 
 
 def test_injected_page_text_stays_inside_the_page_block_upstream(fake, client, api):
