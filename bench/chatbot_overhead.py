@@ -72,6 +72,12 @@ SERVICE_ENV = {
     "CHATBOT_REQUIRE_TOKEN": "true",
     "CHATBOT_CORS_ALLOW_ORIGINS": BENCH_ORIGIN,
     "CHATBOT_CACHE_ENABLED": "true",
+    # Longer than the cache-hit phase (6 x 60 s), so its one answer is not evicted half-way
+    # (the default 300 s would turn one request of the phase into a model call).
+    "CHATBOT_CACHE_TTL_SECONDS": "3600",
+    # The run outlasts the default 15-minute token: the widget renews on 401, and a benchmark
+    # that did would measure renewals instead of questions.
+    "CHATBOT_TOKEN_TTL_SECONDS": "86400",
     "CHATBOT_LOG_LEVEL": "INFO",
 }
 # A long page (~23,000 characters, above the 1,500-token page budget), so every request pays for
