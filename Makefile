@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synced
 # CCSEG_DATA_PATH in your environment overrides it and must then exist. Without either, the run
 # segments synthetic customers in ./synthetic/ and says so: it is never mixed with real results.
 
-.PHONY: run test lint format browser bench clean
+.PHONY: run test lint format browser redis bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,18 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+# Redis for the chat service's shared-cache tests against a real server (Debian package; the tests
+# start their own instance on a free loopback port, whatever the package's service does).
+redis:
+	@command -v redis-server >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
 run: $(STAMP)
 	$(VENV)/bin/ccseg run
 
-test: $(STAMP) browser
+test: $(STAMP) browser redis
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest

@@ -7,7 +7,13 @@ whatever the responses) and latency is measured from the scheduled send time, so
 cannot hide its queueing. The baseline calls the fake straight through boto3 from this process
 at the same rate: what any Bedrock client pays, the service's overhead on top of it is the rest.
 
-    python -m bench.chatbot_overhead                 # full run (about 15 minutes)
+The service runs as production would: session tokens required (every request carries one, got
+from POST /api/session beforehand, as the widget does), token limits and the daily budget
+counted on every request (raised so they never refuse), the response cache on. The overhead and
+capacity questions are all different (cache misses: the worst case); the cache-hit phase asks
+one question about one page over and over.
+
+    python -m bench.chatbot_overhead                 # full run (about 17 minutes)
     python -m bench.chatbot_overhead --quick         # a smoke run of about a minute
 """
 
@@ -15,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -45,14 +53,31 @@ DUMMY_AWS_ENV = {
     "AWS_CONFIG_FILE": "/dev/null",
     "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 }
-# Limits far above the load, a pool big enough for the highest step, production defaults else.
+# The origin the load claims to come from: allowed, so it gets session tokens like the widget.
+BENCH_ORIGIN = "https://bench.example.com"
+SESSIONS = 500
+# Limits far above the load (but counted on every request), a pool big enough for the highest
+# step, tokens required, production defaults else (cache on, in memory).
 SERVICE_ENV = {
     "CHATBOT_SESSION_RATE_LIMIT": "1000000/minute",
     "CHATBOT_IP_RATE_LIMIT": "1000000/minute",
+    "CHATBOT_SESSION_TOKEN_RATE_LIMIT": "1000000000/minute",
+    "CHATBOT_IP_TOKEN_RATE_LIMIT": "1000000000/minute",
+    "CHATBOT_SESSION_GRANT_RATE_LIMIT": "1000000/minute",
     "CHATBOT_GLOBAL_REQUESTS_PER_MINUTE": "1000000",
     "CHATBOT_GLOBAL_TOKENS_PER_MINUTE": "100000000",
+    "CHATBOT_DAILY_TOKEN_BUDGET": "10000000000",
     "CHATBOT_MAX_POOL_CONNECTIONS": "512",
     "CHATBOT_MAX_CONCURRENT_UPSTREAM": "512",
+    "CHATBOT_REQUIRE_TOKEN": "true",
+    "CHATBOT_CORS_ALLOW_ORIGINS": BENCH_ORIGIN,
+    "CHATBOT_CACHE_ENABLED": "true",
+    # Longer than the cache-hit phase (6 x 60 s), so its one answer is not evicted half-way
+    # (the default 300 s would turn one request of the phase into a model call).
+    "CHATBOT_CACHE_TTL_SECONDS": "3600",
+    # The run outlasts the default 15-minute token: the widget renews on 401, and a benchmark
+    # that did would measure renewals instead of questions.
+    "CHATBOT_TOKEN_TTL_SECONDS": "86400",
     "CHATBOT_LOG_LEVEL": "INFO",
 }
 # A long page (~23,000 characters, above the 1,500-token page budget), so every request pays for
@@ -159,19 +184,44 @@ async def _timed(send_one: Callable[[int], Awaitable[Sample]], index: int, due: 
     return Sample(sample.status, latency, sample.upstream_ms, sent_at - due, sent_at)
 
 
-def service_sender(client: httpx.AsyncClient) -> Callable[[int], Awaitable[Sample]]:
+def session_id(index: int) -> str:
+    return f"bench-session-{index % SESSIONS:04d}"
+
+
+async def session_headers(client: httpx.AsyncClient) -> dict[str, dict[str, str]]:
+    """A token per session, got before the clock starts, as the widget gets one per visit."""
+    headers = {}
+    for index in range(SESSIONS):
+        response = await client.post(
+            "/api/session", json={"session_id": session_id(index)}, headers={"Origin": BENCH_ORIGIN}
+        )
+        response.raise_for_status()
+        token = response.json()["token"]
+        headers[session_id(index)] = {"Origin": BENCH_ORIGIN, "Authorization": f"Bearer {token}"}
+    return headers
+
+
+def service_sender(
+    client: httpx.AsyncClient, headers: dict[str, dict[str, str]], same_question: bool = False
+) -> Callable[[int], Awaitable[Sample]]:
+    """All questions differ (cache misses), or all are the same question (cache hits)."""
+    # Unique across every phase of the run, so no phase finds another's answers in the cache.
+    numbers = itertools.count()
+
     async def send_one(index: int) -> Sample:
+        session = session_id(index)
+        message = "What does the premium card cost?"
         body = {
-            "message": f"What does the premium card cost? ({index})",
+            "message": message if same_question else f"{message} ({next(numbers)})",
             "page": {
                 "url": "https://www.example.com/cards/fees",
                 "title": "Card fees explained",
                 "text": PAGE_TEXT,
             },
-            "session_id": f"bench-session-{index % 500:04d}",
+            "session_id": session,
         }
         try:
-            response = await client.post("/api/chat", json=body)
+            response = await client.post("/api/chat", json=body, headers=headers[session])
         except httpx.HTTPError:
             return Sample(0, 0.0, None)
         timing = response.headers.get("server-timing", "")
@@ -325,11 +375,18 @@ async def run_benchmark(
     args: argparse.Namespace, fake_url: str, service_url: str, pid: int
 ) -> dict:
     latency = args.latency_ms
-    results: dict[str, list[dict]] = {"low_rate": [], "baseline_low_rate": [], "steps": []}
+    results: dict[str, list[dict]] = {
+        "low_rate": [],
+        "baseline_low_rate": [],
+        "cache_hits": [],
+        "steps": [],
+    }
     limits = httpx.Limits(max_connections=4096, max_keepalive_connections=4096)
     with ThreadPoolExecutor(max_workers=512) as pool:
         async with httpx.AsyncClient(base_url=service_url, timeout=10, limits=limits) as client:
-            service = service_sender(client)
+            headers = await session_headers(client)
+            service = service_sender(client, headers)
+            cached = service_sender(client, headers, same_question=True)
             baseline = boto3_sender(fake_url, pool)
             await measure("warm-up", service, 600, 5, 99, latency, None)
             await measure("warm-up boto3", baseline, 600, 5, 99, latency, None)
@@ -361,6 +418,23 @@ async def run_benchmark(
             if low:
                 results["low_rate"] = [asdict(median_summary("service (median)", low))]
                 results["baseline_low_rate"] = [asdict(median_summary("boto3 (median)", base))]
+            if "cache" in args.phases:
+                await cached(0)  # the first asking fills the cache; everything after is a hit
+                for rate in args.cache_rates:
+                    runs = [
+                        await measure(
+                            f"cache hits {rate:.0f} #{run + 1}",
+                            cached,
+                            rate,
+                            args.low_duration,
+                            200 + run,
+                            0.0,  # no model call: the whole latency is the service's
+                            pid,
+                        )
+                        for run in range(args.runs)
+                    ]
+                    hits = median_summary(f"cache hits {rate:.0f} (median)", runs)
+                    results["cache_hits"].append(asdict(hits))
             for rate in args.rates if "capacity" in args.phases else []:
                 runs = [
                     await measure(
@@ -408,13 +482,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0],
         help="comma-separated requests per minute for the capacity steps",
     )
+    parser.add_argument(
+        "--cache-rates",
+        type=lambda text: [float(value) for value in text.split(",")],
+        default=[100.0, 1000.0],
+        help="comma-separated requests per minute for the cache-hit phase",
+    )
     parser.add_argument("--step-duration", type=float, default=20.0, help="seconds per step")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median is kept)")
     parser.add_argument(
         "--phases",
         type=lambda text: set(text.split(",")),
-        default={"low", "capacity"},
-        help="which parts to run: low (overhead at --low-rate), capacity (the steps), or both",
+        default={"low", "cache", "capacity"},
+        help="which parts to run: low (overhead at --low-rate), cache (cache hits), capacity",
     )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
@@ -424,6 +504,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.low_duration, args.step_duration, args.runs = 15.0, 8.0, 1
         args.rates = [1000.0, 3000.0]
+        args.cache_rates = [100.0]
     return args
 
 
@@ -443,7 +524,13 @@ def main(argv: list[str] | None = None) -> None:
         "--latency-ms",
         str(args.latency_ms),
     ]
-    service_env = {**env, **SERVICE_ENV, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake_url}
+    service_env = {
+        **env,
+        **SERVICE_ENV,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake_url,
+        # Made for this run only and handed to the service process: never written anywhere.
+        "CHATBOT_TOKEN_SIGNING_KEY": secrets.token_urlsafe(32),
+    }
     started = time.time()
     with (
         running(fake_cmd, env, f"{fake_url}/"),
@@ -457,6 +544,7 @@ def main(argv: list[str] | None = None) -> None:
         "latency_ms": args.latency_ms,
         "runs": args.runs,
         "low_rate_per_minute": args.low_rate,
+        "cache_rates_per_minute": args.cache_rates,
         "low_duration_s": args.low_duration,
         "step_duration_s": args.step_duration,
         "wall_seconds": round(time.time() - started),

@@ -10,11 +10,10 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chatbot.errors import DeadlineExceeded
-from chatbot.upstream_errors import UpstreamFailure, classify
+from chatbot.upstream_errors import UpstreamFailure, classify, stream_stalled_failure
 
 
 class MalformedUpstreamResponse(ValueError):
@@ -37,6 +36,8 @@ class StreamSink:
         self._loop = loop
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._cancelled = threading.Event()
+        # Set by the reading thread before it forwards any event, so it is known by then.
+        self.aws_request_id: str | None = None
 
     def put(self, kind: str, payload: Any) -> None:
         try:
@@ -56,6 +57,7 @@ def read_event_stream(open_stream: Callable[[], dict[str, Any]], sink: StreamSin
     """Runs in a pool thread: open the stream, forward each event, always close the socket."""
     try:
         response = open_stream()
+        sink.aws_request_id = response.get("ResponseMetadata", {}).get("RequestId")
         events = response["stream"]
     except BaseException as error:
         sink.put("error", error)
@@ -101,9 +103,10 @@ class AnswerStream:
     expires_at: float
     attempts: int
     upstream_seconds: float
+    model_id: str = ""
     usage: StreamUsage = field(default_factory=StreamUsage)
     finished: bool = False
-    failure: UpstreamFailure | None = None
+    failure: UpstreamFailure | None = None  # set when the stream broke after it started
 
     async def rest(self) -> AsyncIterator[str]:
         """The remaining text chunks; raises the mapped ChatError if the stream breaks."""
@@ -113,12 +116,16 @@ class AnswerStream:
                 kind, payload = await asyncio.wait_for(self.sink.queue.get(), max(timeout, 0))
             except TimeoutError:
                 self.close()
-                raise DeadlineExceeded(scope="stream_gap") from None
+                self.failure = stream_stalled_failure(self.gap_seconds, self.sink.aws_request_id)
+                raise self.failure.error from None
             if kind == "end":
                 self.finished = True
             elif kind == "error":
                 self.finished = True
-                self.failure = classify(payload)
+                failure = classify(payload)
+                self.failure = replace(
+                    failure, aws_request_id=failure.aws_request_id or self.sink.aws_request_id
+                )
                 raise self.failure.error
             else:
                 try:
@@ -126,7 +133,8 @@ class AnswerStream:
                     note_usage(payload, self.usage)
                 except (MalformedUpstreamResponse, AttributeError, TypeError, ValueError) as error:
                     self.close()
-                    self.failure = classify(MalformedUpstreamResponse(str(error)))
+                    failure = classify(MalformedUpstreamResponse(str(error)))
+                    self.failure = replace(failure, aws_request_id=self.sink.aws_request_id)
                     raise self.failure.error from None
                 if text:
                     yield text

@@ -20,6 +20,7 @@ def serve(
 
     from chatbot.app import create_app
     from chatbot.observability import configure_logging
+    from chatbot.server import uvicorn_config
     from chatbot.settings import SettingsError, load_settings
 
     overrides = {name: value for name, value in (("host", host), ("port", port)) if value}
@@ -29,17 +30,17 @@ def serve(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from None
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        # X-Forwarded-For is honoured by the app only per CHATBOT_TRUSTED_PROXY_HOPS.
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+
+
+@app.command("embed-snippet")
+def embed_snippet(
+    base_url: str = typer.Argument(..., help="Where sites load the widget from, https://..."),
+) -> None:
+    """Print the <script> tag for sites: versioned URL and Subresource Integrity hash."""
+    from chatbot.widget_assets import embed_snippet as snippet
+
+    typer.echo(snippet(base_url))
 
 
 def _parse_fault_rates(options: list[str]) -> dict[str, float]:

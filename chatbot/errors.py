@@ -24,6 +24,31 @@ class InvalidJson(ChatError):
     default_message = "The request body is not valid JSON."
 
 
+class Unauthorized(ChatError):
+    status, code = 401, "unauthorized"
+    default_message = "This request needs a valid session token. Reload the page and try again."
+
+
+class TokenExpired(ChatError):
+    status, code = 401, "token_expired"
+    default_message = "The session token has expired. Ask for a new one and try again."
+
+
+class Forbidden(ChatError):
+    status, code = 403, "forbidden"
+    default_message = "This request is not allowed."
+
+
+class OriginNotAllowed(ChatError):
+    status, code = 403, "origin_not_allowed"
+    default_message = "This site is not allowed to use the assistant."
+
+
+class RequestTimeout(ChatError):
+    status, code = 408, "request_timeout"
+    default_message = "The request body arrived too slowly."
+
+
 class PayloadTooLarge(ChatError):
     status, code = 413, "payload_too_large"
     default_message = "The request body is too large."
@@ -57,6 +82,11 @@ class ModelThrottled(ChatError):
 class ModelUnavailable(ChatError):
     status, code = 503, "model_unavailable"
     default_message = "The assistant is temporarily unavailable. Please try again shortly."
+
+
+class BudgetExhausted(ChatError):
+    status, code = 503, "budget_exhausted"
+    default_message = "The assistant has used up today's budget. Please try again later."
 
 
 class BadUpstreamResponse(ChatError):

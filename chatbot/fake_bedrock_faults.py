@@ -112,13 +112,16 @@ class Fault:
     or `malformed` (status 200 with a body that is not JSON, or not an event stream).
     `delay_seconds` before an error imitates slow failures such as ModelTimeoutException.
     `mid_stream=True` makes ConverseStream answer 200, send a first text chunk, then the error
-    as an event-stream exception message (only errors with a stream exception type qualify).
+    as an event-stream exception message (only errors with a stream exception type qualify),
+    or, for `stall`, go quiet for the delay after the first chunk and then finish normally.
+    `models` limits the fault to those model ids (a throttled primary, say; empty: every model).
     `times=None` repeats the fault until the fault list is replaced.
     """
 
     kind: FaultKind
     times: int | None = 1
     operations: frozenset[str] = field(default_factory=frozenset)  # empty: every operation
+    models: frozenset[str] = field(default_factory=frozenset)  # empty: every model
     delay_seconds: float | None = None
     mid_stream: bool = False
     message: str | None = None
@@ -132,10 +135,12 @@ class Fault:
         if unknown:
             raise FaultConfigError(f"unknown operations {sorted(unknown)}; use {OPERATIONS}")
         object.__setattr__(self, "operations", frozenset(self.operations))
-        if self.mid_stream and not self.is_stream_exception:
+        object.__setattr__(self, "models", frozenset(self.models))
+        if self.mid_stream and not (self.is_stream_exception or self.kind == "stall"):
             raise FaultConfigError(
                 f"{self.kind!r} cannot be sent mid-stream: ConverseStream only carries "
-                "throttling, internal, unavailable, validation and model_stream_error"
+                "throttling, internal, unavailable, validation and model_stream_error "
+                "(or a stall)"
             )
         if self.delay_seconds is not None and self.delay_seconds < 0:
             raise FaultConfigError("delay_seconds must not be negative")
@@ -145,8 +150,10 @@ class Fault:
         error = ERRORS.get(self.kind)
         return error is not None and error.stream_exception_type is not None
 
-    def applies_to(self, operation: str) -> bool:
-        return not self.operations or operation in self.operations
+    def applies_to(self, operation: str, model_id: str = "") -> bool:
+        return (not self.operations or operation in self.operations) and (
+            not self.models or model_id in self.models
+        )
 
 
 def validate_fault_rates(rates: Mapping[str, float]) -> None:
@@ -184,11 +191,11 @@ class FaultPlan:
         with self._lock:
             return [fault for fault, _ in self._scripted]
 
-    def next_fault(self, operation: str) -> Fault | None:
+    def next_fault(self, operation: str, model_id: str = "") -> Fault | None:
         with self._lock:
             for entry in self._scripted:
                 fault, remaining = entry
-                if not fault.applies_to(operation):
+                if not fault.applies_to(operation, model_id):
                     continue
                 if remaining is not None:
                     entry[1] = remaining - 1

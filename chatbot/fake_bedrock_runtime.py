@@ -132,7 +132,7 @@ class BedrockRuntime:
             handler.write_error(request_id, "ValidationException", 400, str(invalid))
             return
 
-        fault = self.plan.next_fault(operation)
+        fault = self.plan.next_fault(operation, model_id)
         mid_stream = fault is not None and fault.mid_stream and operation == "ConverseStream"
         if fault is not None and fault.kind not in {"stall", "malformed"} and not mid_stream:
             error = ERRORS[fault.kind]
@@ -152,9 +152,9 @@ class BedrockRuntime:
             handler.write_malformed(request_id, operation)
             return
         stalled = fault is not None and fault.kind == "stall"
-        outcome = ERRORS[fault.kind].code if mid_stream and fault else "ok"
+        outcome = ERRORS[fault.kind].code if mid_stream and fault and not stalled else "ok"
         record(("stall+" if stalled else "") + outcome, request.prompt_text)
-        if stalled and fault is not None:
+        if stalled and fault is not None and not mid_stream:
             stall = fault.delay_seconds
             self.pause(self.config.stall_seconds if stall is None else stall)
 
@@ -199,7 +199,11 @@ class BedrockRuntime:
             if index:
                 self.pause(token_delay)
             handler.write_chunk(encode_event(*stream_delta(chunk)))
-            if fault is not None:
+            if fault is not None and fault.kind == "stall":
+                if index == 0:  # silence after the first chunk, then the rest as usual
+                    stall = fault.delay_seconds
+                    self.pause(self.config.stall_seconds if stall is None else stall)
+            elif fault is not None:
                 error = ERRORS[fault.kind]
                 self.pause(fault.delay_seconds or 0.0)
                 exception_type = error.stream_exception_type or "modelStreamErrorException"

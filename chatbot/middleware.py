@@ -6,6 +6,7 @@ buffer streamed (SSE) responses.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -22,16 +23,19 @@ from chatbot.errors import (
     ChatError,
     InvalidJson,
     PayloadTooLarge,
+    RequestTimeout,
     UnsupportedMediaType,
     error_body,
 )
 from chatbot.observability import ChatMetrics, log_event
+from chatbot.widget_assets import WIDGET_PREFIX, cache_control_for
 
 logger = logging.getLogger("chatbot.http")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-WIDGET_PREFIX = "/widget"
 API_PREFIX = "/api/"
+# The session endpoint makes a session id itself when the body is empty.
+EMPTY_BODY_ALLOWED = frozenset({"/api/session"})
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 WIDGET_CSP = (
@@ -54,6 +58,12 @@ def received_at_of(scope: Scope) -> float:
     return scope.get("state", {}).get("received_at", time.monotonic())
 
 
+def body_read_at_of(scope: Scope) -> float:
+    """When the body was in hand: where the time a chat request spends with us starts."""
+    state = scope.get("state", {})
+    return state.get("body_read_at", state.get("received_at", time.monotonic()))
+
+
 def client_ip_of(scope: Scope, trusted_proxy_hops: int) -> str:
     """The peer address, or the X-Forwarded-For entry our own trusted proxies appended.
 
@@ -74,7 +84,7 @@ def client_ip_of(scope: Scope, trusted_proxy_hops: int) -> str:
         return peer
 
 
-async def send_error(send: Send, error: ChatError, request_id: str) -> None:
+async def send_error(send: Send, error: ChatError, request_id: str, close: bool = False) -> None:
     body = json.dumps(error_body(error, request_id)).encode("utf-8")
     headers = [
         (b"content-type", b"application/json"),
@@ -82,6 +92,8 @@ async def send_error(send: Send, error: ChatError, request_id: str) -> None:
     ]
     if error.retry_after is not None:
         headers.append((b"retry-after", str(error.retry_after).encode("ascii")))
+    if close:  # uvicorn closes the connection after a response that says so
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -90,8 +102,10 @@ def _security_headers(path: str) -> Iterable[tuple[str, str]]:
     yield from _COMMON_HEADERS
     if path.startswith(WIDGET_PREFIX):
         yield "Content-Security-Policy", WIDGET_CSP
-        # The widget script is embedded by other origins' pages with <script src>.
+        # The widget script is embedded by other origins' pages with <script src>, and with
+        # crossorigin="anonymous" when the page pins it with an SRI hash, which needs CORS.
         yield "Cross-Origin-Resource-Policy", "cross-origin"
+        yield "Cache-Control", cache_control_for(path)
     else:
         yield "Content-Security-Policy", API_CSP
         yield "Cache-Control", "no-store"
@@ -138,6 +152,10 @@ class RequestContextMiddleware:
                 for name, value in _security_headers(path):
                     if name not in headers:
                         headers[name] = value
+                if path.startswith(WIDGET_PREFIX):
+                    # Public files, the same for every site: one CORS answer, whoever asks, so a
+                    # CDN can keep one copy (the CORS layer would echo each allowed origin).
+                    headers["Access-Control-Allow-Origin"] = "*"
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 observe_once()
             await send(message)
@@ -172,12 +190,23 @@ class JsonBodyGuardMiddleware:
     """For POST /api/*: 415 unless JSON, 413 past the size limit, 400 if empty: before parsing.
 
     The body is read here, counting bytes as they arrive, so an oversized or endless body is cut
-    off at the limit whatever Content-Length claimed, then replayed to the app.
+    off at the limit whatever Content-Length claimed, then replayed to the app. A body that takes
+    longer than `body_read_timeout_seconds` gets 408 and the connection is closed: reading the
+    body is the client's time, and it must not be charged to the upstream deadline, which only
+    starts once the body is in hand.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        body_read_timeout_seconds: float,
+        metrics: ChatMetrics,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_read_timeout_seconds = body_read_timeout_seconds
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -197,11 +226,20 @@ class JsonBodyGuardMiddleware:
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await send_error(send, PayloadTooLarge(), request_id)
             return
-        body = await self._read_body(receive)
+        started = time.monotonic()
+        try:
+            body = await asyncio.wait_for(self._read_body(receive), self.body_read_timeout_seconds)
+        except TimeoutError:
+            self.metrics.slow_clients.labels("body").inc()
+            await send_error(send, RequestTimeout(), request_id, close=True)
+            return
+        read_at = time.monotonic()
+        scope.setdefault("state", {})["body_read_at"] = read_at
+        self.metrics.phase_seconds.labels("body_read").observe(read_at - started)
         if body is None:
             await send_error(send, PayloadTooLarge(), request_id)
             return
-        if not body.strip():
+        if not body.strip() and scope["path"] not in EMPTY_BODY_ALLOWED:
             await send_error(send, InvalidJson("The request body is empty."), request_id)
             return
         await self.app(scope, _replay(body, receive), send)

@@ -90,8 +90,9 @@ class ChatMetrics:
         )
         self.throttles = Counter(
             "chatbot_throttles",
-            "Requests refused or slowed by a limit, by source (ip, session, global_requests, "
-            "global_tokens, concurrency, circuit_open, upstream).",
+            "Requests refused or slowed by a limit, by source (ip, session, ip_tokens, "
+            "session_tokens, session_grant, global_requests, global_tokens, daily_budget, "
+            "concurrency, circuit_open, upstream).",
             ["source"],
             registry=self.registry,
         )
@@ -109,5 +110,46 @@ class ChatMetrics:
         self.circuit_open = Gauge(
             "chatbot_circuit_open",
             "1 while the circuit breaker fails requests fast, else 0.",
+            registry=self.registry,
+        )
+        self.phase_seconds = Histogram(
+            "chatbot_request_phase_seconds",
+            "Where a chat request's time went: body_read (receiving the body), admission "
+            "(token, limits, prompt, cache), upstream (Bedrock, retries and fallback included).",
+            ["phase"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.slow_clients = Counter(
+            "chatbot_slow_client_disconnects",
+            "Connections closed because headers or body did not arrive in time, by phase.",
+            ["phase"],
+            registry=self.registry,
+        )
+        self.cache_lookups = Counter(
+            "chatbot_answer_cache_lookups",
+            "Response cache lookups, by result (hit, miss, error).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "chatbot_model_fallbacks",
+            "Questions sent to the fallback model, by reason (primary_failed, primary_cooling).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.daily_tokens_used = Gauge(
+            "chatbot_daily_budget_tokens_used",
+            "Tokens charged to today's (UTC) service-wide budget, as last seen by this process.",
+            registry=self.registry,
+        )
+        self.daily_tokens_limit = Gauge(
+            "chatbot_daily_budget_tokens_limit",
+            "The service-wide daily token budget.",
+            registry=self.registry,
+        )
+        self.sessions_issued = Counter(
+            "chatbot_session_tokens_issued",
+            "Session tokens issued to the widget.",
             registry=self.registry,
         )

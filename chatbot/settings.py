@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from limits import parse as parse_rate_limit
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chatbot.prompting import largest_prompt_tokens
@@ -33,12 +33,21 @@ class ChatbotSettings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="ignore", frozen=True, validate_default=True
     )
 
-    # Serving.
+    # Serving. `production` is the one switch for a public deployment: tokens required, a
+    # signing key and origins mandatory, /metrics on its own port, no schema, no Server-Timing.
+    production: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)  # 0: any free port (tests)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_message_contents: bool = False
-    expose_server_timing: bool = True
+    expose_server_timing: bool = True  # ignored (off) in production
+
+    # Slow clients: a connection that has not sent its headers, or its body, in time is closed.
+    header_read_timeout_seconds: float = Field(default=5.0, gt=0.0, le=60.0)
+    body_read_timeout_seconds: float = Field(default=5.0, gt=0.0, le=120.0)
+    keep_alive_timeout_seconds: float = Field(default=5.0, gt=0.0, le=120.0)
 
     # Model.
     aws_region: str = "us-east-1"
@@ -48,6 +57,10 @@ class ChatbotSettings(BaseSettings):
     guardrail_id: str | None = Field(default=None, pattern=r"^[a-z0-9]{1,64}$")
     guardrail_version: str | None = None
     site_name: str = Field(default="this website", min_length=1, max_length=100)
+    # Asked when the primary model or profile is throttled or unavailable; the failing model
+    # is then left alone for the cool-down.
+    fallback_model_id: str | None = Field(default=None, min_length=1, max_length=256)
+    model_cooldown_seconds: float = Field(default=30.0, gt=0.0, le=3600.0)
 
     # Time budget, retries and connection pool.
     deadline_seconds: float = Field(default=1.8, gt=0.05, le=30.0)
@@ -69,14 +82,31 @@ class ChatbotSettings(BaseSettings):
     rate_limit_storage_uri: str = "memory://"
     session_rate_limit: str = "10/minute"
     ip_rate_limit: str = "30/minute"
+    # The same windows counted in tokens (prompt estimate + max output tokens per question).
+    session_token_rate_limit: str = "12000/minute"
+    ip_token_rate_limit: str = "30000/minute"
     global_requests_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     global_tokens_per_minute: int = Field(default=400_000, ge=100, le=100_000_000)
+    # Tokens Bedrock reports as used per UTC day, whole service; over it: 503 budget_exhausted.
+    daily_token_budget: int = Field(default=50_000_000, ge=1_000, le=10_000_000_000)
+    budget_warning_fraction: float = Field(default=0.8, gt=0.0, le=1.0)
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     max_body_bytes: int = Field(default=262_144, ge=1024, le=4_194_304)
     page_token_budget: int = Field(default=1500, ge=50, le=50_000)
 
-    # Browser access.
+    # Browser access and caller authentication.
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    require_token: bool = False  # always on in production
+    token_signing_key: SecretStr | None = Field(default=None, min_length=32)
+    token_signing_key_previous: SecretStr | None = Field(default=None, min_length=32)
+    token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    session_grant_rate_limit: str = "20/minute"  # tokens issued per client IP
+
+    # Response cache: identical question, same page content, same model settings.
+    cache_enabled: bool = True
+    cache_ttl_seconds: int = Field(default=300, ge=1, le=86_400)
+    cache_max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+    redis_url: str | None = None  # the cache lives in Redis when set, else in process memory
 
     @field_validator("aws_region")
     @classmethod
@@ -92,7 +122,13 @@ class ChatbotSettings(BaseSettings):
             raise ValueError("must be DRAFT or a version number such as 1")
         return value
 
-    @field_validator("session_rate_limit", "ip_rate_limit")
+    @field_validator(
+        "session_rate_limit",
+        "ip_rate_limit",
+        "session_token_rate_limit",
+        "ip_token_rate_limit",
+        "session_grant_rate_limit",
+    )
     @classmethod
     def _rate_limit_parses(cls, value: str) -> str:
         try:
@@ -107,6 +143,13 @@ class ChatbotSettings(BaseSettings):
         scheme = value.split("://", 1)[0].removeprefix("async+")
         if "://" not in value or scheme not in {"memory", "redis", "rediss", "redis+cluster"}:
             raise ValueError("use memory:// or a redis://host:port URI")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_redis(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("use a redis://host:port/db (or rediss://, unix://) URL")
         return value
 
     @field_validator("cors_allow_origins", mode="before")
@@ -142,7 +185,45 @@ class ChatbotSettings(BaseSettings):
             )
         if self.min_attempt_seconds >= self.deadline_seconds:
             raise ValueError("CHATBOT_MIN_ATTEMPT_SECONDS must be below CHATBOT_DEADLINE_SECONDS")
+        self._token_limits_hold_the_largest_request()
+        if self.fallback_model_id is not None and self.fallback_model_id == self.model_id:
+            raise ValueError("CHATBOT_FALLBACK_MODEL_ID must differ from CHATBOT_MODEL_ID")
+        if self.production:
+            self._fit_for_production()
         return self
+
+    def _token_limits_hold_the_largest_request(self) -> None:
+        """A limit below one largest question would refuse it forever, whatever the wait."""
+        largest = self.largest_request_tokens
+        for name in ("session_token_rate_limit", "ip_token_rate_limit"):
+            if parse_rate_limit(getattr(self, name)).amount < largest:
+                raise ValueError(
+                    f"CHATBOT_{name.upper()} must allow at least one largest request "
+                    f"({largest} tokens)"
+                )
+        if self.daily_token_budget < largest:
+            raise ValueError(f"CHATBOT_DAILY_TOKEN_BUDGET must hold at least {largest} tokens")
+
+    def _fit_for_production(self) -> None:
+        if self.token_signing_key is None:
+            raise ValueError(
+                "CHATBOT_TOKEN_SIGNING_KEY is required in production (32+ random characters, "
+                "the same on every instance)"
+            )
+        if not self.cors_allow_origins:
+            raise ValueError(
+                "CHATBOT_CORS_ALLOW_ORIGINS must list the sites' origins in production"
+            )
+        if self.metrics_port == self.port:
+            raise ValueError("CHATBOT_METRICS_PORT must differ from CHATBOT_PORT")
+
+    @property
+    def tokens_required(self) -> bool:
+        return self.production or self.require_token
+
+    @property
+    def server_timing_enabled(self) -> bool:
+        return self.expose_server_timing and not self.production
 
     @property
     def largest_request_tokens(self) -> int:

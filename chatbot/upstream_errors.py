@@ -6,7 +6,7 @@ visitor gets the stable code and the fixed message of the mapped ChatError; the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -16,6 +16,8 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
+from urllib3.exceptions import ProtocolError
+from urllib3.exceptions import ReadTimeoutError as SocketReadTimeoutError
 
 from chatbot.errors import (
     BadUpstreamResponse,
@@ -58,6 +60,20 @@ class UpstreamFailure:
     retryable: bool
     breaker_failure: bool  # counts towards opening the circuit
     detail: str  # for logs only
+    aws_request_id: str | None = None  # Bedrock's id for the failed call, for logs only
+
+    @property
+    def calls_for_fallback(self) -> bool:
+        """The model (not our request) is the problem: another model may well answer."""
+        return self.outcome in {"throttled", "transient", "connection"}
+
+
+def aws_request_id_of(error: BaseException) -> str | None:
+    """Bedrock's request id from an error response (AWS support asks for it), if there was one."""
+    if isinstance(error, ClientError):
+        metadata = error.response.get("ResponseMetadata", {})
+        return metadata.get("RequestId") or metadata.get("HTTPHeaders", {}).get("x-amzn-requestid")
+    return None
 
 
 def _classify_client_error(error: ClientError) -> UpstreamFailure:
@@ -81,14 +97,19 @@ def _classify_client_error(error: ClientError) -> UpstreamFailure:
 
 
 def classify(error: BaseException) -> UpstreamFailure:
-    """Classify anything the boto3 call raised."""
+    """Classify anything the boto3 call (or reading its event stream) raised."""
     if isinstance(error, ClientError):
-        return _classify_client_error(error)
+        return replace(_classify_client_error(error), aws_request_id=aws_request_id_of(error))
     detail = f"{type(error).__name__}: {error}"[:300]
     unavailable = ModelUnavailable(retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS)
-    if isinstance(error, ReadTimeoutError):
+    # An event stream is read straight from urllib3, so a stalled stream raises urllib3's own
+    # read timeout, not botocore's: both mean the model went quiet, not that it answered garbage.
+    if isinstance(error, ReadTimeoutError | SocketReadTimeoutError | TimeoutError):
         return UpstreamFailure("read_timeout", DeadlineExceeded(), False, True, detail)
-    if isinstance(error, ConnectTimeoutError | EndpointConnectionError | ConnectionClosedError):
+    if isinstance(
+        error,
+        ConnectTimeoutError | EndpointConnectionError | ConnectionClosedError | ProtocolError,
+    ):
         return UpstreamFailure("connection", unavailable, True, True, detail)
     if isinstance(error, BotoCoreError):
         return UpstreamFailure("client", unavailable, False, True, detail)
@@ -97,3 +118,15 @@ def classify(error: BaseException) -> UpstreamFailure:
 
 def deadline_failure() -> UpstreamFailure:
     return UpstreamFailure("deadline", DeadlineExceeded(), False, True, "deadline passed")
+
+
+def stream_stalled_failure(gap_seconds: float, aws_request_id: str | None) -> UpstreamFailure:
+    """The stream went quiet for longer than the gap limit after it had started."""
+    return UpstreamFailure(
+        "stream_stalled",
+        DeadlineExceeded(scope="stream_gap"),
+        False,
+        True,
+        f"no event for {gap_seconds:.1f} s",
+        aws_request_id,
+    )

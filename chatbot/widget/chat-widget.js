@@ -1,10 +1,16 @@
 /*
  * ccseg chat widget: a popup that asks the chat service about the page the visitor is reading.
  *
- * Embed with <script src="https://CHAT-HOST/widget/chat-widget.js" defer></script>
- * (optional data-endpoint="https://CHAT-HOST" when the API lives elsewhere). The page's URL,
- * title and visible text are sent with each question; the answer streams in as server-sent
- * events and is rendered as text only: model output never reaches innerHTML.
+ * Embed with the snippet from `ccseg chatbot embed-snippet https://CHAT-HOST` (a versioned URL
+ * with its Subresource Integrity hash). Options, as attributes of the script tag:
+ *   data-endpoint="https://CHAT-HOST"   when the API lives elsewhere than the script;
+ *   data-keep-query="true"              also send the URL's query string and fragment (off by
+ *                                       default: they often hold tokens, ids and search terms);
+ *   data-private-selector="CSS"         elements never to send, on top of [data-chat-private].
+ * The page's address, title and visible text are sent with each question; the answer streams in
+ * as server-sent events and is rendered as text only: model output never reaches innerHTML.
+ * The widget first gets a short-lived session token (POST /api/session) and sends it as
+ * `Authorization: Bearer`; the service refuses chat requests without one.
  */
 (function () {
   "use strict";
@@ -12,12 +18,18 @@
   var LIMITS = { message: 2000, title: 300, text: 40000, url: 2048 };
   var SESSION_KEY = "ccseg-chat-session";
   var REQUEST_TIMEOUT_MS = 35000;
+  var TOKEN_RENEW_MARGIN_MS = 30000;
+  var PRIVATE_SELECTOR = "[data-chat-private]";
   var script = document.currentScript;
   if (!script || !script.src) {
     return;
   }
   var endpoint = (script.dataset.endpoint || new URL(script.src).origin).replace(/\/+$/, "");
   var cssUrl = new URL("chat-widget.css", script.src).href;
+  var keepQuery = script.dataset.keepQuery === "true";
+  var privateSelector = script.dataset.privateSelector
+    ? PRIVATE_SELECTOR + ", " + script.dataset.privateSelector
+    : PRIVATE_SELECTOR;
 
   // Characters the service refuses: control characters (except line breaks and tabs) and
   // unpaired UTF-16 surrogates, which a cut in the middle of an emoji would leave behind.
@@ -48,39 +60,113 @@
       .join("");
   }
 
-  function sessionId() {
+  var fallbackSessionId = null;
+
+  function storedSessionId() {
     try {
-      var id = window.sessionStorage.getItem(SESSION_KEY);
-      if (!id) {
-        id = randomId();
-        window.sessionStorage.setItem(SESSION_KEY, id);
-      }
-      return id;
+      return window.sessionStorage.getItem(SESSION_KEY);
     } catch (error) {
-      return randomId();
+      return fallbackSessionId;
+    }
+  }
+
+  function storeSessionId(id) {
+    fallbackSessionId = id;
+    try {
+      window.sessionStorage.setItem(SESSION_KEY, id);
+    } catch (error) {
+      // Storage blocked (privacy mode): the id lives as long as the page.
+    }
+  }
+
+  function sessionId() {
+    var id = storedSessionId();
+    if (!id) {
+      id = randomId();
+      storeSessionId(id);
+    }
+    return id;
+  }
+
+  var SKIPPED_TAGS = { SCRIPT: 1, STYLE: 1, NOSCRIPT: 1, TEMPLATE: 1 };
+
+  // innerText of whole subtrees (it follows the layout, so hidden text stays out), descending
+  // only into elements that contain something private, so private elements are never read.
+  function collectText(parent, host, parts) {
+    var nodes = parent.childNodes;
+    for (var i = 0; i < nodes.length; i += 1) {
+      var node = nodes[i];
+      if (node.nodeType === Node.TEXT_NODE) {
+        if (node.textContent.trim()) {
+          parts.push(node.textContent);
+        }
+      } else if (
+        node.nodeType === Node.ELEMENT_NODE &&
+        node !== host &&
+        !SKIPPED_TAGS[node.tagName] &&
+        !node.matches(privateSelector)
+      ) {
+        if (node.querySelector(privateSelector)) {
+          if (node.getClientRects().length) {
+            collectText(node, host, parts);
+          }
+        } else {
+          parts.push(node.innerText || "");
+        }
+      }
     }
   }
 
   function visibleText(host) {
-    var skip = { SCRIPT: 1, STYLE: 1, NOSCRIPT: 1, TEMPLATE: 1 };
     var parts = [];
-    var children = document.body ? document.body.children : [];
-    for (var i = 0; i < children.length; i += 1) {
-      var element = children[i];
-      if (element !== host && !skip[element.tagName]) {
-        parts.push(element.innerText || "");
+    try {
+      if (document.body) {
+        collectText(document.body, host, parts);
       }
+    } catch (error) {
+      // A site's data-private-selector that is not valid CSS: send no text rather than risk it.
+      return "";
     }
     return parts.join("\n");
   }
 
+  function pageAddress() {
+    var location = window.location;
+    if (keepQuery) {
+      return location.href;
+    }
+    return location.origin + location.pathname;
+  }
+
   function pageContext(host) {
-    var url = window.location.href.split("#")[0];
     return {
-      url: clean(url, LIMITS.url, false),
+      url: clean(pageAddress(), LIMITS.url, false),
       title: clean(document.title, LIMITS.title, false),
       text: clean(visibleText(host), LIMITS.text, true),
     };
+  }
+
+  var grant = null;
+
+  // A token for this session and this page's origin; renewed shortly before it expires.
+  async function sessionToken(renew) {
+    if (!renew && grant && Date.now() < grant.expiresAt - TOKEN_RENEW_MARGIN_MS) {
+      return grant.token;
+    }
+    var response = await fetch(endpoint + "/api/session", {
+      method: "POST",
+      mode: "cors",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ session_id: sessionId() }),
+    });
+    if (!response.ok) {
+      throw response;
+    }
+    var issued = await response.json();
+    storeSessionId(issued.session_id);
+    grant = { token: issued.token, expiresAt: Date.now() + issued.expires_in * 1000 };
+    return grant.token;
   }
 
   function element(tag, className, text) {
@@ -206,6 +292,26 @@
       }
     }
 
+    async function postQuestion(question, renew, signal) {
+      var token = await sessionToken(renew);
+      return fetch(endpoint + "/api/chat/stream", {
+        method: "POST",
+        mode: "cors",
+        credentials: "omit",
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "text/event-stream",
+          Authorization: "Bearer " + token,
+        },
+        body: JSON.stringify({
+          message: question,
+          page: pageContext(host),
+          session_id: sessionId(),
+        }),
+        signal: signal,
+      });
+    }
+
     async function ask(question) {
       addBubble("user", question);
       var bubble = addBubble("assistant", "");
@@ -217,18 +323,19 @@
       var paused = false;
       send.disabled = true;
       try {
-        var response = await fetch(endpoint + "/api/chat/stream", {
-          method: "POST",
-          mode: "cors",
-          credentials: "omit",
-          headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-          body: JSON.stringify({
-            message: question,
-            page: pageContext(host),
-            session_id: sessionId(),
-          }),
-          signal: controller.signal,
-        });
+        var response;
+        try {
+          response = await postQuestion(question, false, controller.signal);
+          if (response.status === 401) {
+            // Expired or from a previous deployment's key: one fresh token, one more try.
+            response = await postQuestion(question, true, controller.signal);
+          }
+        } catch (refused) {
+          if (!(refused instanceof Response)) {
+            throw refused;
+          }
+          response = refused; // the session endpoint said no (origin not allowed, too many)
+        }
         if (response.ok) {
           await readStream(response, bubble);
         } else {

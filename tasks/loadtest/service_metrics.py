@@ -16,6 +16,8 @@ METRICS_PATH = "/metrics"
 # The chat service's counter families (chatbot/observability.py); samples add `_total`.
 UPSTREAM_CALLS = "chatbot_upstream_calls"
 THROTTLES = "chatbot_throttles"
+CACHE_LOOKUPS = "chatbot_answer_cache_lookups"  # label result: hit, miss, error
+FALLBACKS = "chatbot_model_fallbacks"  # label reason
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -81,10 +83,6 @@ def scrape(client: httpx.Client) -> Counters | None:
         return None
 
 
-def _mentions(name: str, labels: Labels, word: str) -> bool:
-    return word in name or any(word in value.lower() for _, value in labels)
-
-
 def summarize_counters(counters: Counters) -> MetricsDelta:
     """The load test's figures from a set of counter values (or their increases)."""
     throttles = counters.values.get(THROTTLES, {})
@@ -94,14 +92,12 @@ def summarize_counters(counters: Counters) -> MetricsDelta:
             lambda name, labels: ("outcome", "throttled") in labels,
         ),
         upstream_attempts=counters.total(lambda name: name == UPSTREAM_CALLS),
-        # Named by what they count, whatever the exact metric: uses of a fallback model, and
-        # a response cache's hits and misses (as separate counters or as a label value).
-        fallback_events=counters.total(lambda name: "fallback" in name),
+        fallback_events=counters.total(lambda name: name == FALLBACKS),
         cache_hits=counters.total(
-            lambda name: "cache" in name, lambda name, labels: _mentions(name, labels, "hit")
+            lambda name: name == CACHE_LOOKUPS, lambda name, labels: ("result", "hit") in labels
         ),
         cache_misses=counters.total(
-            lambda name: "cache" in name, lambda name, labels: _mentions(name, labels, "miss")
+            lambda name: name == CACHE_LOOKUPS, lambda name, labels: ("result", "miss") in labels
         ),
         throttles_by_source={dict(labels).get("source", ""): v for labels, v in throttles.items()},
     )

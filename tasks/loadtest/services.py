@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -70,6 +71,12 @@ def chat_service_environment(
         "CHATBOT_TRUSTED_PROXY_HOPS": "1",
         # Browsers on the pages' site send this Origin; widget tokens go to allowed origins only.
         "CHATBOT_CORS_ALLOW_ORIGINS": settings.origin,
+        # Every question carries a widget token, as in production: a key made for this run only,
+        # and room for every simulated session to get its token (the default allows 20 a
+        # minute per address, and two sessions share one).
+        "CHATBOT_REQUIRE_TOKEN": "true",
+        "CHATBOT_TOKEN_SIGNING_KEY": secrets.token_urlsafe(48),
+        "CHATBOT_SESSION_GRANT_RATE_LIMIT": "600/minute",
         "CHATBOT_LOG_LEVEL": "WARNING",
         **settings.service_env,
     }

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +21,7 @@ from fastapi import FastAPI
 
 from chatbot.app import create_app
 from chatbot.fake_bedrock import FakeBedrock, FakeBedrockConfig
+from chatbot.server import uvicorn_config
 from chatbot.settings import ChatbotSettings
 
 # Dummy values for the default credential chain: shaped like nothing AWS issues.
@@ -31,8 +36,24 @@ DUMMY_AWS_ENV = {
 ROOMY_LIMITS: dict[str, Any] = {
     "session_rate_limit": "10000/minute",
     "ip_rate_limit": "10000/minute",
+    "session_token_rate_limit": "100000000/minute",
+    "ip_token_rate_limit": "100000000/minute",
+    "session_grant_rate_limit": "10000/minute",
     "global_requests_per_minute": 1_000_000,
     "global_tokens_per_minute": 100_000_000,
+    "daily_token_budget": 10_000_000_000,
+}
+# The page origin test requests claim; every test service allows it (and its own origin).
+TEST_ORIGIN = "https://www.example.com"
+# Made at run time, never written down: the repository holds no key, not even a test one.
+SIGNING_KEY = secrets.token_urlsafe(32)
+# Tokens required, as in production. The cache is off except in the tests about it: other tests
+# count model calls, and the shared service would carry answers from one test to the next.
+TEST_DEFAULTS: dict[str, Any] = {
+    **ROOMY_LIMITS,
+    "require_token": True,
+    "token_signing_key": SIGNING_KEY,
+    "cache_enabled": False,
 }
 STARTUP_TIMEOUT_SECONDS = 15
 
@@ -45,27 +66,46 @@ class RunningService:
     app: FastAPI
     server: uvicorn.Server
     thread: threading.Thread
+    tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+    _http: httpx.Client | None = None
+
+    @property
+    def settings(self) -> ChatbotSettings:
+        return self.app.state.settings
+
+    @property
+    def http(self) -> httpx.Client:
+        """One kept-alive client per service: a new client per request costs ~0.1 s here."""
+        if self._http is None:
+            self._http = httpx.Client(base_url=self.base_url, timeout=10)
+        return self._http
 
     def stop(self) -> None:
+        if self._http is not None:
+            self._http.close()
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
 
-def start_service(settings: ChatbotSettings) -> RunningService:
-    """Run uvicorn in a thread on an already bound 127.0.0.1 socket and wait until it serves."""
+def start_service(**overrides: Any) -> RunningService:
+    """Run uvicorn in a thread on an already bound 127.0.0.1 socket and wait until it serves.
+
+    The server is built as `ccseg chatbot serve` builds it (slow-client protocol included); the
+    settings are the test defaults with `overrides`, and the service's own origin is allowed.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    values = {**TEST_DEFAULTS, **overrides}
+    values["cors_allow_origins"] = [
+        *values.get("cors_allow_origins", [TEST_ORIGIN]),
+        base_url,
+    ]
+    settings = ChatbotSettings(**values)
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        lifespan="on",
-        timeout_graceful_shutdown=2,
-    )
+    config = uvicorn_config(app, settings, timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -74,7 +114,7 @@ def start_service(settings: ChatbotSettings) -> RunningService:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the chat service did not start")
         time.sleep(0.02)
-    return RunningService(f"http://127.0.0.1:{port}", app, server, thread)
+    return RunningService(base_url, app, server, thread)
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +154,7 @@ def start(fake: FakeBedrock) -> Iterator[Callable[..., RunningService]]:
     running: list[RunningService] = []
 
     def start_with(**overrides: Any) -> RunningService:
-        service = start_service(ChatbotSettings(**{**ROOMY_LIMITS, **overrides}))
+        service = start_service(**overrides)
         running.append(service)
         return service
 
@@ -128,7 +168,17 @@ def shared_service(fake_bedrock_server: FakeBedrock) -> Iterator[RunningService]
     """One service for the tests that need no special settings (its breaker never opens)."""
     with pytest.MonkeyPatch.context() as patch:
         _point_boto3_at(fake_bedrock_server, patch)
-        running = start_service(ChatbotSettings(**ROOMY_LIMITS, circuit_failure_threshold=1000))
+        running = start_service(circuit_failure_threshold=1000)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def open_service(fake_bedrock_server: FakeBedrock) -> Iterator[RunningService]:
+    """A service that also serves callers without a token (as outside production), for fuzzing."""
+    with pytest.MonkeyPatch.context() as patch:
+        _point_boto3_at(fake_bedrock_server, patch)
+        running = start_service(circuit_failure_threshold=1000, require_token=False)
     yield running
     running.stop()
 
@@ -140,12 +190,51 @@ def service(shared_service: RunningService, fake: FakeBedrock) -> RunningService
 
 @pytest.fixture
 def client(service: RunningService) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=service.base_url, timeout=10) as http:
+    """A client of the shared service with a token for the default body's session."""
+    headers = Api.auth_headers(service, Api.chat_body()["session_id"])
+    with httpx.Client(base_url=service.base_url, timeout=10, headers=headers) as http:
         yield http
 
 
 class Api:
     """Helpers shared by the service tests (a fixture, since tests cannot import conftest)."""
+
+    origin = TEST_ORIGIN
+    signing_key = SIGNING_KEY
+
+    @staticmethod
+    def grant(
+        service: RunningService, session_id: str | None = None, origin: str = TEST_ORIGIN
+    ) -> httpx.Response:
+        """POST /api/session as the widget does."""
+        body = {} if session_id is None else {"session_id": session_id}
+        return service.http.post("/api/session", json=body, headers={"Origin": origin})
+
+    @staticmethod
+    def auth_headers(
+        service: RunningService, session_id: str, origin: str = TEST_ORIGIN
+    ) -> dict[str, str]:
+        """Origin and bearer token for this session (one token per session, reused)."""
+        token = service.tokens.get((session_id, origin))
+        if token is None:
+            response = Api.grant(service, session_id, origin)
+            assert response.status_code == 200, response.text
+            token = service.tokens[(session_id, origin)] = response.json()["token"]
+        return {"Origin": origin, "Authorization": f"Bearer {token}"}
+
+    @staticmethod
+    def post_chat(
+        service: RunningService,
+        body: dict[str, Any],
+        path: str = "/api/chat",
+        headers: dict[str, str] | None = None,
+        timeout: float = 10,
+    ) -> httpx.Response:
+        """A chat request with a token for the body's session, as the widget sends it."""
+        session = body.get("session_id")
+        session = session if isinstance(session, str) and len(session) >= 8 else "session-0001"
+        sent = {**Api.auth_headers(service, session), **(headers or {})}
+        return service.http.post(path, json=body, headers=sent, timeout=timeout)
 
     @staticmethod
     def chat_body(
@@ -195,3 +284,45 @@ class Api:
 @pytest.fixture
 def api() -> type[Api]:
     return Api
+
+
+REDIS_SERVER = Path("/usr/bin/redis-server")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis on a free loopback port, without persistence (Debian `redis-server`)."""
+    if not REDIS_SERVER.exists():
+        message = "the shared-cache tests need redis-server (run `make redis`)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"CI must run the Redis tests: {message}")
+        pytest.skip(message)
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            *(str(REDIS_SERVER), "--bind", "127.0.0.1", "--port", str(port)),
+            *("--save", "", "--appendonly", "no"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

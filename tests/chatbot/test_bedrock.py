@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 
-import httpx
 import pytest
 
 from chatbot.errors import (
@@ -45,7 +44,7 @@ def test_request_uses_converse_with_settings_and_no_hard_coded_region(fake, star
         max_tokens=123,
         temperature=0.0,
     )
-    httpx.post(f"{service.base_url}/api/chat", json=api.chat_body())
+    api.post_chat(service, api.chat_body())
     recorded = fake.stats.last_request
     assert recorded.operation == "Converse"
     assert recorded.model_id == "anthropic.claude-3-haiku-20240307-v1:0"
@@ -56,7 +55,7 @@ def test_request_uses_converse_with_settings_and_no_hard_coded_region(fake, star
 
 def test_guardrail_from_settings_is_sent_with_every_call(fake, start, api):
     service = start(guardrail_id="abc123guard", guardrail_version="2")
-    httpx.post(f"{service.base_url}/api/chat", json=api.chat_body())
+    api.post_chat(service, api.chat_body())
     assert fake.stats.last_request.body["guardrailConfig"] == {
         "guardrailIdentifier": "abc123guard",
         "guardrailVersion": "2",
@@ -81,7 +80,7 @@ UPSTREAM_CASES = [
 def test_each_upstream_error_maps_to_its_status_and_safe_message(fake, start, api, kind, expected):
     service = start(**NO_BREAKER)
     fake.set_faults(Fault(kind, times=None))
-    response = httpx.post(f"{service.base_url}/api/chat", json=api.chat_body())
+    response = api.post_chat(service, api.chat_body())
     body = api.assert_error_shape(response, expected.status, expected.code)
     assert body["message"] == expected.default_message
     if expected.status == 503:
@@ -94,7 +93,7 @@ def test_each_upstream_error_maps_to_its_status_and_safe_message(fake, start, ap
 @pytest.mark.parametrize("kind", ["throttling", "model_not_ready", "internal", "unavailable"])
 def test_transient_errors_are_retried_within_the_deadline(fake, service, api, kind):
     fake.set_faults(Fault(kind, times=1))
-    response = httpx.post(f"{service.base_url}/api/chat", json=api.chat_body())
+    response = api.post_chat(service, api.chat_body())
     assert response.status_code == 200
     assert fake.stats.calls["Converse"] == 2
 
@@ -103,26 +102,27 @@ def test_transient_errors_are_retried_within_the_deadline(fake, service, api, ki
 def test_permanent_errors_are_not_retried(fake, start, api, kind):
     service = start(**NO_BREAKER)
     fake.set_faults(Fault(kind, times=None))
-    httpx.post(f"{service.base_url}/api/chat", json=api.chat_body())
+    api.post_chat(service, api.chat_body())
     assert fake.stats.calls["Converse"] == 1
 
 
 def test_persistent_throttling_gives_503_with_retry_after_after_bounded_attempts(fake, start, api):
     service = start(max_attempts=3, **NO_BREAKER)
     fake.set_faults(Fault("throttling", times=None))
-    response = httpx.post(f"{service.base_url}/api/chat", json=api.chat_body())
+    response = api.post_chat(service, api.chat_body())
     api.assert_error_shape(response, 503, "model_throttled")
     assert int(response.headers["retry-after"]) >= 1
     assert fake.stats.calls["Converse"] == 3
 
 
 def test_retries_stop_when_the_remaining_budget_is_too_small(fake, start, api):
-    # Each throttled answer takes 0.3 s and an attempt needs 0.45 s of budget: after two attempts
-    # a 1.0 s deadline has about 0.3 s left, so the service answers 503 at once instead of
-    # starting a third call that the deadline would cut (504), whatever max_attempts says.
-    service = start(deadline_seconds=1.0, min_attempt_seconds=0.45, max_attempts=5, **NO_BREAKER)
-    fake.set_faults(Fault("throttling", times=None, delay_seconds=0.3))
-    response = httpx.post(f"{service.base_url}/api/chat", json=api.chat_body())
+    # Each throttled answer takes 0.5 s and an attempt needs 0.55 s of budget: after one attempt
+    # a 1.5 s deadline has about 1 s left (a retry fits), after two under 0.5 s, so the service
+    # answers 503 at once instead of starting a third call that the deadline would cut (504),
+    # whatever max_attempts says.
+    service = start(deadline_seconds=1.5, min_attempt_seconds=0.55, max_attempts=5, **NO_BREAKER)
+    fake.set_faults(Fault("throttling", times=None, delay_seconds=0.5))
+    response = api.post_chat(service, api.chat_body())
     api.assert_error_shape(response, 503, "model_throttled")
     assert fake.stats.calls["Converse"] == 2
 
@@ -130,7 +130,7 @@ def test_retries_stop_when_the_remaining_budget_is_too_small(fake, start, api):
 def test_a_stalled_model_gives_504_at_the_deadline(fake, start, api):
     service = start(deadline_seconds=0.4, min_attempt_seconds=0.1, read_timeout_seconds=0.6)
     fake.set_faults(Fault("stall", times=None, delay_seconds=1.5))
-    response = httpx.post(f"{service.base_url}/api/chat", json=api.chat_body())
+    response = api.post_chat(service, api.chat_body())
     body = api.assert_error_shape(response, 504, "deadline_exceeded")
     assert body["message"] == DeadlineExceeded.default_message
 
@@ -140,10 +140,7 @@ def test_quota_throttling_from_the_fake_is_absorbed_or_surfaced_as_503(fake, sta
 
     fake.set_config(FakeBedrockConfig(requests_per_minute=2))
     service = start(**NO_BREAKER)
-    statuses = [
-        httpx.post(f"{service.base_url}/api/chat", json=api.chat_body(f"Q{i}")).status_code
-        for i in range(4)
-    ]
+    statuses = [api.post_chat(service, api.chat_body(f"Q{i}")).status_code for i in range(4)]
     assert statuses[:2] == [200, 200]
     assert set(statuses[2:]) == {503}
     assert fake.stats.errors["ThrottlingException"] >= 2
@@ -178,7 +175,7 @@ def test_boto3_client_is_created_once_per_process(fake, start, api, monkeypatch)
     monkeypatch.setattr(boto3.session.Session, "client", counting)
     service = start()
     for index in range(3):
-        httpx.post(f"{service.base_url}/api/chat", json=api.chat_body(f"Q{index}"))
+        api.post_chat(service, api.chat_body(f"Q{index}"))
     assert created == ["bedrock-runtime"]
 
 
@@ -188,7 +185,7 @@ def test_unreachable_bedrock_gives_503_model_unavailable(fake, start, api, monke
         port = closed.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", f"http://127.0.0.1:{port}")
     service = start(**NO_BREAKER)
-    response = httpx.post(f"{service.base_url}/api/chat", json=api.chat_body())
+    response = api.post_chat(service, api.chat_body())
     body = api.assert_error_shape(response, 503, "model_unavailable")
     assert str(port) not in body["message"]
     assert fake.stats.total_calls == 0

@@ -90,14 +90,13 @@ def test_abandoned_probe_frees_the_probe_slot():
 
 def test_live_service_opens_the_circuit_then_recovers_when_bedrock_is_back(fake, start, api):
     service = start(circuit_failure_threshold=2, circuit_cooldown_seconds=0.5, max_attempts=1)
-    url = f"{service.base_url}/api/chat"
     fake.set_faults(Fault("unavailable", times=None))
     for index in range(2):
-        failed = httpx.post(url, json=api.chat_body(session_id=f"session-fail-{index}"))
+        failed = api.post_chat(service, api.chat_body(session_id=f"session-fail-{index}"))
         api.assert_error_shape(failed, 503, "model_unavailable")
     assert fake.stats.calls["Converse"] == 2
 
-    fast = httpx.post(url, json=api.chat_body(session_id="session-while-open"))
+    fast = api.post_chat(service, api.chat_body(session_id="session-while-open"))
     api.assert_error_shape(fast, 503, "model_unavailable")
     assert int(fast.headers["retry-after"]) >= 1
     assert fake.stats.calls["Converse"] == 2  # failed fast: no upstream call
@@ -107,9 +106,9 @@ def test_live_service_opens_the_circuit_then_recovers_when_bedrock_is_back(fake,
 
     fake.set_faults()
     time.sleep(0.6)  # let the cool-down pass; the test asserts outcomes, not durations
-    recovered = httpx.post(url, json=api.chat_body(session_id="session-probe"))
+    recovered = api.post_chat(service, api.chat_body(session_id="session-probe"))
     assert recovered.status_code == 200
-    after = httpx.post(url, json=api.chat_body(session_id="session-after"))
+    after = api.post_chat(service, api.chat_body(session_id="session-after"))
     assert after.status_code == 200
     assert fake.stats.calls["Converse"] == 4
     assert "chatbot_circuit_open 0.0" in httpx.get(f"{service.base_url}/metrics").text
@@ -119,8 +118,6 @@ def test_client_errors_never_open_the_circuit(fake, start, api):
     service = start(circuit_failure_threshold=1, max_attempts=1)
     fake.set_faults(Fault("validation", times=None))
     for index in range(3):
-        response = httpx.post(
-            f"{service.base_url}/api/chat", json=api.chat_body(session_id=f"session-v{index}")
-        )
+        response = api.post_chat(service, api.chat_body(session_id=f"session-v{index}"))
         api.assert_error_shape(response, 502, "bad_upstream_response")
     assert fake.stats.calls["Converse"] == 3

@@ -67,3 +67,27 @@ def test_error_statuses_match_botocore_service_model() -> None:
     for error in ERRORS.values():
         shape = model.shape_for(error.code)
         assert shape.metadata["error"]["httpStatusCode"] == error.status, error.code
+
+
+def test_a_fault_limited_to_a_model_spares_the_others() -> None:
+    plan = FaultPlan(
+        [Fault("throttling", times=None, models=frozenset({"primary"}))], {}, random.Random(0)
+    )
+    assert plan.next_fault("Converse", "fallback") is None
+    assert plan.next_fault("Converse", "primary") is not None
+
+
+def test_a_mid_stream_stall_is_answered_late_but_whole(fake) -> None:
+    import boto3
+    from botocore.config import Config
+
+    fake.set_faults(Fault("stall", mid_stream=True, delay_seconds=0.3))
+    client = boto3.client(
+        "bedrock-runtime", endpoint_url=fake.url, config=Config(region_name="us-east-1")
+    )
+    response = client.converse_stream(
+        modelId="m", messages=[{"role": "user", "content": [{"text": "Hello there?"}]}]
+    )
+    events = list(response["stream"])
+    assert "messageStop" in events[-2] and "metadata" in events[-1]
+    assert fake.stats.requests[-1].outcome == "stall+ok"

@@ -61,7 +61,7 @@ def test_unexpected_exception_is_a_generic_500_without_details(fake, start, api)
         raise RuntimeError("internal detail: database password is hunter2")
 
     service.app.state.chat.answer = explode
-    response = httpx.post(f"{service.base_url}/api/chat", json=api.chat_body())
+    response = api.post_chat(service, api.chat_body())
     body = api.assert_error_shape(response, 500, "internal_error")
     assert "hunter2" not in response.text and "RuntimeError" not in response.text
     assert body["message"] == "The assistant hit an unexpected problem. Please try again."
@@ -69,11 +69,10 @@ def test_unexpected_exception_is_a_generic_500_without_details(fake, start, api)
 
 def test_cors_allows_only_listed_origins(fake, start, api):
     service = start(cors_allow_origins=["https://www.example.com"])
-    url = f"{service.base_url}/api/chat"
-    allowed = httpx.post(url, json=api.chat_body(), headers={"Origin": "https://www.example.com"})
+    allowed = api.post_chat(service, api.chat_body(), headers={"Origin": "https://www.example.com"})
     assert allowed.headers["access-control-allow-origin"] == "https://www.example.com"
     assert "retry-after" in allowed.headers["access-control-expose-headers"].lower()
-    other = httpx.post(url, json=api.chat_body(), headers={"Origin": "https://evil.example"})
+    other = api.post_chat(service, api.chat_body(), headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
 
 

@@ -21,7 +21,7 @@ def test_logs_leave_message_and_page_contents_out_by_default(fake, start, api, c
     caplog.set_level(logging.INFO, logger="chatbot")
     service = start()
     body = api.chat_body(SECRET_QUESTION, text=SECRET_PAGE, session_id="session-secret-1")
-    assert httpx.post(f"{service.base_url}/api/chat", json=body).status_code == 200
+    assert api.post_chat(service, body).status_code == 200
     [record] = chat_records(caplog)
     assert record.fields["session"] == pseudonymize("session-secret-1")
     assert record.fields["message_chars"] == len(SECRET_QUESTION)
@@ -33,7 +33,7 @@ def test_logs_leave_message_and_page_contents_out_by_default(fake, start, api, c
 def test_message_contents_are_logged_only_when_enabled(fake, start, api, caplog):
     caplog.set_level(logging.INFO, logger="chatbot")
     service = start(log_message_contents=True)
-    httpx.post(f"{service.base_url}/api/chat", json=api.chat_body(SECRET_QUESTION))
+    api.post_chat(service, api.chat_body(SECRET_QUESTION))
     [record] = chat_records(caplog)
     assert record.fields["message"] == SECRET_QUESTION
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatbot.models import (
     MAX_MESSAGE_CHARS,
@@ -91,6 +94,14 @@ def test_normalize_whitespace_handles_carriage_returns_and_nbsp():
     assert normalize_whitespace("a\r\nb\u00a0\u00a0c") == "a\nb c"
 
 
+@given(st.text(alphabet="ab \t\f\v\u00a0\r\n", max_size=80))
+def test_normalized_text_keeps_words_and_no_redundant_blanks(text):
+    normalized = normalize_whitespace(text)
+    assert normalized.split() == text.split()  # every word, in order, nothing else
+    assert not re.search(r"[\t\f\v\u00a0\r]| {2}|\n{3}", normalized)
+    assert all(line == line.strip() for line in normalized.split("\n"))
+
+
 def test_injected_page_text_stays_inside_the_page_block_upstream(fake, client, api):
     body = api.chat_body("What do reviewers say?", text=INJECTION)
     response = client.post("/api/chat", json=body)
@@ -108,7 +119,7 @@ def test_injected_page_text_stays_inside_the_page_block_upstream(fake, client, a
 def test_page_text_sent_upstream_is_trimmed_to_the_token_budget(fake, start, api):
     service = start(page_token_budget=100)
     body = api.chat_body(text="word " * 7_000)
-    assert httpx.post(f"{service.base_url}/api/chat", json=body).status_code == 200
+    assert api.post_chat(service, body).status_code == 200
     user_text = fake.stats.last_request.body["messages"][0]["content"][0]["text"]
     assert estimate_tokens(user_text) < 100 + 60  # the budget plus the tags and question
 

@@ -52,8 +52,14 @@ def children() -> set[int]:
 
 
 def ask(client: httpx.Client, session: str, address: str) -> int:
+    """One question from a widget on the load test's origin: a session token first."""
+    visitor = {"X-Forwarded-For": address, "Origin": LoadTestSettings().origin}
+    granted = client.post("/api/session", json={"session_id": session}, headers=visitor)
+    assert granted.status_code == 200, granted.text
+    token = granted.json()["token"]
     body = QUESTION | {"session_id": session}
-    return client.post("/api/chat", json=body, headers={"X-Forwarded-For": address}).status_code
+    headers = visitor | {"Authorization": f"Bearer {token}"}
+    return client.post("/api/chat", json=body, headers=headers).status_code
 
 
 def test_the_chat_service_gets_the_fake_the_proxy_hop_the_origin_and_extra_settings() -> None:
@@ -70,6 +76,15 @@ def test_the_chat_service_gets_the_fake_the_proxy_hop_the_origin_and_extra_setti
     assert env["CHATBOT_CORS_ALLOW_ORIGINS"] == "https://shop.example.org"
     assert env["CHATBOT_IP_RATE_LIMIT"] == "5/minute"
     assert env["CHATBOT_LOG_LEVEL"] == "INFO"  # the operator's extra settings win
+
+
+def test_the_chat_service_requires_widget_tokens_signed_with_a_key_made_for_the_run() -> None:
+    first = chat_service_environment(LoadTestSettings(), "http://127.0.0.1:9", 4321)
+    second = chat_service_environment(LoadTestSettings(), "http://127.0.0.1:9", 4321)
+
+    assert first["CHATBOT_REQUIRE_TOKEN"] == "true"
+    assert len(first["CHATBOT_TOKEN_SIGNING_KEY"]) >= 32
+    assert first["CHATBOT_TOKEN_SIGNING_KEY"] != second["CHATBOT_TOKEN_SIGNING_KEY"]
 
 
 def test_the_fake_model_gets_the_latency_quotas_and_faults_of_the_settings() -> None:
