@@ -27,8 +27,8 @@ def serve(
     try:
         settings = load_settings(**overrides)
     except SettingsError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2) from None
+        # A usage error: click prints it in the CLI's own form (`ccseg: error: ...` under ccseg).
+        raise typer.BadParameter(str(error), param_hint="CHATBOT_* settings") from None
     configure_logging(settings.log_level)
     uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
 
@@ -54,7 +54,33 @@ def _parse_fault_rates(options: list[str]) -> dict[str, float]:
             raise ValueError(
                 f"--fault takes KIND=RATE (e.g. throttling=0.1), got {option!r}"
             ) from None
+        if not 0.0 <= rates[kind.strip()] <= 1.0:
+            raise ValueError(f"--fault {option}: the rate is a share of requests, 0 to 1")
+    from chatbot.fake_bedrock_faults import FAULT_KINDS
+
+    unknown = sorted(set(rates) - set(FAULT_KINDS))
+    if unknown:
+        raise ValueError(f"unknown fault kind {unknown[0]!r}; choose from {', '.join(FAULT_KINDS)}")
     return rates
+
+
+def _check_model_options(
+    latency_ms: float,
+    latency_p99_ms: float | None,
+    requests_per_minute: int | None,
+    tokens_per_minute: int | None,
+) -> None:
+    """The fake's options by the flags the user typed (the fake itself names its parameters)."""
+    if latency_ms < 0:
+        raise typer.BadParameter("must not be negative", param_hint="--latency-ms")
+    if latency_p99_ms is not None and latency_p99_ms < latency_ms:
+        raise typer.BadParameter("must be at least --latency-ms", param_hint="--latency-p99-ms")
+    for flag, quota in (
+        ("--requests-per-minute", requests_per_minute),
+        ("--tokens-per-minute", tokens_per_minute),
+    ):
+        if quota is not None and quota < 1:
+            raise typer.BadParameter("must be at least 1 (omit it for no quota)", param_hint=flag)
 
 
 @app.command("fake-bedrock")
@@ -74,9 +100,14 @@ def fake_bedrock(
     """Run the fake Bedrock runtime; point AWS_ENDPOINT_URL_BEDROCK_RUNTIME at the URL it prints."""
     from chatbot.fake_bedrock import NotLoopbackError, main
 
+    _check_model_options(latency_ms, latency_p99_ms, requests_per_minute, tokens_per_minute)
+    try:
+        fault_rates = _parse_fault_rates(fault)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--fault") from None
     try:
         main(
-            fault_rates=_parse_fault_rates(fault),
+            fault_rates=fault_rates,
             port=port,
             host=host,
             latency_ms_median=latency_ms,
@@ -86,9 +117,10 @@ def fake_bedrock(
             tokens_per_minute=tokens_per_minute,
             seed=seed,
         )
-    except (NotLoopbackError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2) from None
+    except NotLoopbackError as error:
+        raise typer.BadParameter(str(error), param_hint="--host") from None
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 if __name__ == "__main__":

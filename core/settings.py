@@ -157,10 +157,12 @@ class PipelineSettings(BaseSettings):
 
 def _where(loc: tuple) -> str:
     """The setting an error is about, as the user sets it (an economics field by its variable)."""
-    name = ".".join(str(p) for p in loc)
+    name = str(loc[-1]) if loc else ""
     if name in EconomicsSettings.model_fields:
         return f"CCSEG_ECONOMICS_{name.upper()}"
-    return name or "settings"
+    if name == "mlflow_tracking_uri":
+        return "MLFLOW_TRACKING_URI"
+    return f"CCSEG_{name.upper()}" if name in PipelineSettings.model_fields else name or "settings"
 
 
 def load_settings(**overrides: object) -> PipelineSettings:
@@ -168,8 +170,15 @@ def load_settings(**overrides: object) -> PipelineSettings:
     try:
         return PipelineSettings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(f"{_where(err['loc'])}: {err['msg']}" for err in exc.errors())
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise ParameterError(f"invalid CCSEG_ setting: {problems}") from None
+
+
+def _problem(error: dict) -> str:
+    """One validation error in the user's terms: the variable, then what is wrong with it."""
+    # A whole-object check (low above high) already names its variables in its message.
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message if not error["loc"] else f"{_where(error['loc'])}: {message}"
 
 
 def require_existing_store(settings: PipelineSettings) -> None:

@@ -83,15 +83,14 @@ def register_all_or_nothing(
     planned: Promotion,
     model: SegmentModel,
     chosen: CellOutcome,
+    metrics: dict[str, float],
     ingest: IngestResult,
     version: str,
 ) -> Promotion:
     """Log, register, alias and load back the new version: all of it, or none (rollback)."""
     with transaction():
         model_uri = log_segment_model(model, settings.tracking_uri, chosen.run_id)
-        tags = version_tags(
-            chosen.cell.cell_id, ingest.summary.sha256, version, chosen.result.metrics
-        )
+        tags = version_tags(chosen.cell.cell_id, ingest.summary.sha256, version, metrics)
         registered = register_version(settings.tracking_uri, planned.model_name, model_uri, tags)
         promotion = move_alias(settings.tracking_uri, planned, registered)
         sample = ingest.clean.head(VERIFY_ROWS)
@@ -194,7 +193,8 @@ def _segment(
         ]
         selection = select_cell(table, [f.result() for f in finalists], duplicates)
         chosen = outcomes[selection.chosen_cell_id]
-        log_selection(table, selection, chosen.result.metrics)
+        metrics = selection.decision_metrics(chosen.result.metrics)
+        log_selection(table, selection, metrics)
 
         previous = previous_assignments(settings.registered_model_name, ingest.clean)
         description = describe_segments(ingest.clean, features, chosen.result.labels)
@@ -207,7 +207,7 @@ def _segment(
             chosen.cell.cell_id,
             ingest.summary.sha256,
             version,
-            chosen.result.metrics,
+            metrics,
             evaluate_champion=partial(
                 evaluate_registered,
                 clean=ingest.clean,
@@ -215,7 +215,9 @@ def _segment(
             ),
         )
         if promotion.alias is not None:
-            promotion = register_all_or_nothing(settings, promotion, model, chosen, ingest, version)
+            promotion = register_all_or_nothing(
+                settings, promotion, model, chosen, metrics, ingest, version
+            )
         print(promotion.reason)
         published = publish_outputs(
             ingest=ingest,

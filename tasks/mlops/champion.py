@@ -92,12 +92,21 @@ def previous_assignments(model_name: str, clean: pd.DataFrame) -> pd.Series | No
 def evaluate_registered(
     model_uri: str, clean: pd.DataFrame, silhouette_sample_size: int, seed: int = 0
 ) -> dict[str, float]:
-    """A registered model's metrics on `clean`; stability comes from its training run."""
+    """A registered model's metrics on `clean`; stability is the one it was promoted on.
+
+    Stability needs refits, which a registered model cannot give on new data: the value on the
+    version (its finalist's re-measured stability) stands, else its training run's.
+    """
     client = MlflowClient()
     version = client.get_model_version_by_alias(*model_uri.removeprefix("models:/").split("@"))
     model = load_segment_model(model_uri).get_raw_model()
     metrics = evaluate_model(model, clean, silhouette_sample_size, seed)
-    metrics["stability_ari"] = client.get_run(version.run_id).data.metrics.get("stability_ari", 0.0)
+    promoted_on = version.tags.get("metric.stability_ari")
+    metrics["stability_ari"] = (
+        float(promoted_on)
+        if promoted_on is not None
+        else client.get_run(version.run_id).data.metrics.get("stability_ari", 0.0)
+    )
     return metrics
 
 

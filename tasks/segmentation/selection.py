@@ -67,6 +67,17 @@ class Selection:
     relaxed: bool
     finalists: pd.DataFrame  # one row per finalist, with `qualified` and `chosen`
 
+    def decision_metrics(self, grid_metrics: Mapping[str, float]) -> dict[str, float]:
+        """The chosen cell's grid metrics, with stability as its finalist re-measured it.
+
+        The grid's stability comes from a few resamples; the finalist's from at least 50 and
+        several seeds. Promotion, the registry and the parent run all quote the better one.
+        """
+        chosen = self.finalists[self.finalists["cell_id"] == self.chosen_cell_id]
+        if chosen.empty or "stability_mean" not in chosen:
+            return dict(grid_metrics)
+        return dict(grid_metrics) | {"stability_ari": float(chosen["stability_mean"].iloc[0])}
+
 
 def eligibility(grid: pd.DataFrame, min_stability: float = MIN_STABILITY) -> pd.DataFrame:
     """One boolean column per criterion, plus `eligible` (all of them)."""

@@ -24,5 +24,25 @@ def test_fake_bedrock_refuses_malformed_or_unknown_fault_rates_in_one_line():
     for fault in ("throttling", "throttling=often", "meteor=0.1", "internal=1.5"):
         result = CliRunner().invoke(app, ["fake-bedrock", "--port", "0", "--fault", fault])
         assert result.exit_code == 2, fault
-        assert result.output.startswith("error: ") and result.output.count("\n") == 1, fault
+        assert "Invalid value for --fault" in result.output, fault
         assert "Traceback" not in result.output
+
+
+def test_ccseg_names_the_fake_bedrock_flag_the_user_typed_in_its_one_line_form(capsys):
+    from ccseg.cli import main
+
+    cases = {
+        ("--latency-ms", "-5"): "Invalid value for --latency-ms: must not be negative",
+        ("--latency-p99-ms", "1"): "Invalid value for --latency-p99-ms: must be at least",
+        ("--requests-per-minute", "0"): "Invalid value for --requests-per-minute: must be at",
+        ("--fault", "internal=1.5"): "Invalid value for --fault: --fault internal=1.5: the rate",
+    }
+    for (flag, value), expected in cases.items():
+        argv = ["chatbot", "fake-bedrock", "--port", "0", "--latency-ms", "10", flag, value]
+        if flag == "--latency-ms":
+            argv = ["chatbot", "fake-bedrock", "--port", "0", flag, value]
+
+        assert main(argv) == 2, flag
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 1, flag
+        assert lines[0].startswith(f"ccseg: error: {expected}"), lines[0]

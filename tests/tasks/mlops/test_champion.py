@@ -76,6 +76,20 @@ def test_the_champion_is_evaluated_with_the_grids_metrics_and_its_runs_stability
     }
 
 
+def test_the_champion_keeps_the_stability_it_was_promoted_on_not_its_grid_estimate(
+    store, register, training
+) -> None:
+    result, clean = training
+    version = register()
+    # Promotion records the finalist's re-measured stability on the version.
+    store.client.set_model_version_tag(store.model_name, version, "metric.stability_ari", "0.97")
+
+    metrics = evaluate_registered(f"models:/{store.model_name}@champion", clean, 400)
+
+    assert metrics["stability_ari"] == 0.97
+    assert result.metrics["stability_ari"] != 0.97
+
+
 def test_verification_passes_when_the_version_answers_like_the_flow(
     store, register, packaged, training
 ) -> None:

@@ -213,3 +213,13 @@ def test_a_candidate_beats_the_champion_only_by_more_than_the_margin(
     candidate: dict, incumbent: dict, wins: bool
 ) -> None:
     assert beats(candidate, incumbent) is wins
+
+
+def test_the_decision_quotes_the_finalists_stability_not_the_grids() -> None:
+    grid = pd.DataFrame([_row("behavioural", 4, 0.2275, stability_ari=0.81)])
+    finalists = [_finalist("behavioural|kmeans|k=4|seed=0", 4, 0.2275, 0.986)]
+    selection = select_cell(grid, finalists)
+
+    metrics = selection.decision_metrics({"silhouette": 0.23, "stability_ari": 0.81})
+
+    assert metrics == {"silhouette": 0.23, "stability_ari": 0.986}
