@@ -143,10 +143,12 @@ class _Stopper:
     def _clean_up_and_exit(
         self, name: str, code: int, parent_run_id: str | None, flow_run_id: str | None
     ) -> None:
+        from tasks.mlops.tracking import close_cell_runs
         from tasks.workdir.lock import forget_owner_records
         from tasks.workdir.runs import abandon_open_runs
 
         abandon_open_runs()
+        close_cell_runs()
         outcome = self._attempt(
             lambda: _mark_killed(self.settings, parent_run_id, self.started_ms),
             "the MLflow run could not be marked KILLED",

@@ -7,6 +7,10 @@ import typer
 app = typer.Typer(
     help="The Bedrock chat assistant: the service and a fake Bedrock runtime.",
     no_args_is_help=True,
+    # Plain click errors: a supervisor's log (and the load test reading it) gets the reason on
+    # one line instead of wrapped inside a box.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
 
 

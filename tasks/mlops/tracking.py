@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,18 @@ def clean_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
 
 
+# Grid cells log from worker threads. An interrupted run marks its open child runs KILLED and
+# then exits the process; closing this gate first waits for a cell that is mid-logging and holds
+# later ones until the exit, so no child run is left RUNNING and no cell fails noisily meanwhile.
+_cell_run_gate = threading.Lock()
+
+
+def close_cell_runs() -> None:
+    """Wait for any cell that is logging its child run, then hold all later ones (interrupts:
+    the process exits next, so the gate is never opened again)."""
+    _cell_run_gate.acquire()
+
+
 def log_cell_run(
     context: TrackingContext,
     cell_id: str,
@@ -105,12 +118,15 @@ def log_cell_run(
 ) -> str:
     """One child run for one grid cell: its params, metrics and `grid_cell` tag; returns its id."""
     point_mlflow_at(context.tracking_uri)
-    with mlflow.start_run(
-        experiment_id=context.experiment_id,
-        run_name=cell_id,
-        parent_run_id=context.parent_run_id,
-        tags={TAG_GRID_CELL: cell_id},
-    ) as run:
+    with (
+        _cell_run_gate,
+        mlflow.start_run(
+            experiment_id=context.experiment_id,
+            run_name=cell_id,
+            parent_run_id=context.parent_run_id,
+            tags={TAG_GRID_CELL: cell_id},
+        ) as run,
+    ):
         mlflow.log_params({k: str(v) for k, v in params.items()})
         mlflow.log_metrics(clean_metrics(metrics))
         return run.info.run_id
