@@ -150,6 +150,10 @@ def share_metric_key(name: str) -> str:
 def decision_tags(decision: Decision) -> dict[str, str]:
     """The parent run's decision and promotion tags; an absent version is an empty string."""
     promotion = decision.promotion
+
+    def text(version: object) -> str:  # MLflow hands versions out as int or str
+        return "" if version is None else str(version)
+
     return {
         f"{DECISION}.cell": decision.cell.cell_id,
         f"{DECISION}.algorithm": decision.cell.algorithm,
@@ -157,9 +161,9 @@ def decision_tags(decision: Decision) -> dict[str, str]:
         f"{DECISION}.k": str(decision.n_segments),
         f"{PROMOTION}.outcome": decision.outcome,
         f"{PROMOTION}.alias": promotion.alias or "",
-        f"{PROMOTION}.version": promotion.version or "",
-        f"{PROMOTION}.previous_champion_version": promotion.previous_champion_version or "",
-        f"{PROMOTION}.champion_version": decision.champion_version or "",
+        f"{PROMOTION}.version": text(promotion.version),
+        f"{PROMOTION}.previous_champion_version": text(promotion.previous_champion_version),
+        f"{PROMOTION}.champion_version": text(decision.champion_version),
         f"{PROMOTION}.model_name": promotion.model_name,
         f"{PROMOTION}.reason": promotion.reason,
         SHARES_TAG: json.dumps(decision.shares(), ensure_ascii=False),
