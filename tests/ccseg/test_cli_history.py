@@ -71,3 +71,22 @@ def test_a_store_with_only_a_failed_run_shows_it_failed_and_no_movement(
     row = lines[3].split()
     assert row[0] == "1" and row[-1] == "failed"
     assert "No movement to show: 0 champion(s) in the store" in "\n".join(lines)
+
+
+def test_synthetic_runs_are_shown_with_synthetic_and_not_beside_real_ones(
+    work_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = PipelineSettings(work_dir=work_dir).for_synthetic_data()
+    settings.work_dir.mkdir()
+    experiment = configure_tracking(
+        settings.tracking_uri, settings.experiment_name, settings.artifact_location
+    )
+    client = MlflowClient(settings.tracking_uri)
+    client.set_terminated(client.create_run(experiment).info.run_id, status="FAILED")
+    capsys.readouterr()
+
+    assert main(["history", "--synthetic"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("Last 1 of 1 run(s) in experiment 'cc-segmentation-synthetic'")
+    assert main(["history"]) == 0
+    assert capsys.readouterr().out.startswith("No segmentation runs yet")
