@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,22 +125,20 @@ def log_data_input(summary: ValidationSummary, source: Path, clean: pd.DataFrame
     # Built from its JSON form: resolving a bare path warns that two registered local sources
     # match (MLflow registers the local artifact scheme twice); both are the same "local" type.
     local = get_dataset_source_from_json(json.dumps({"uri": str(Path(source).resolve())}), "local")
-    dataset = mlflow.data.from_pandas(
-        clean,
-        source=local,
-        name=Path(source).name,
-        digest=data_digest(summary.sha256),
-    )
-    mlflow.log_input(
-        dataset,
-        context=DATASET_CONTEXT,
-        tags={
-            "sha256": summary.sha256,
-            "rows_in": str(summary.rows_in),
-            "rows_clean": str(summary.rows_clean),
-            "rows_quarantined": str(summary.rows_quarantined),
-        },
-    )
+    tags = {
+        "sha256": summary.sha256,
+        "rows_in": str(summary.rows_in),
+        "rows_clean": str(summary.rows_clean),
+        "rows_quarantined": str(summary.rows_quarantined),
+    }
+    with warnings.catch_warnings():
+        # The schema is a description here, not a contract a model enforces: MLflow's hint
+        # about integer columns and missing values does not apply (the signature does that).
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        dataset = mlflow.data.from_pandas(
+            clean, source=local, name=Path(source).name, digest=data_digest(summary.sha256)
+        )
+        mlflow.log_input(dataset, context=DATASET_CONTEXT, tags=tags)
 
 
 def share_metric_key(name: str) -> str:
