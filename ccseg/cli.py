@@ -223,6 +223,10 @@ def history(
     settings = load_settings()
     if synthetic:
         settings = settings.for_synthetic_data()
+    if settings.sqlite_store_path is None:  # a server: one line at once, not MLflow's retries
+        from ccseg.services import check_tracking_uri
+
+        check_tracking_uri(settings.tracking_uri, None)
     view = segment_history(settings.tracking_uri, settings.experiment_name, last)
     typer.echo(history_json(view) if as_json else history_text(view))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,18 @@ def test_synthetic_runs_are_shown_with_synthetic_and_not_beside_real_ones(
     assert shown.startswith("Last 1 of 1 run(s) in experiment 'cc-segmentation-synthetic'")
     assert main(["history"]) == 0
     assert capsys.readouterr().out.startswith("No segmentation runs yet")
+
+
+def test_a_tracking_server_that_does_not_answer_is_named_in_one_line(
+    work_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        code = main(["history"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0
+    assert len(err) == 1 and err[0].startswith(
+        f"ccseg: error: MLFLOW_TRACKING_URI={uri}: no MLflow"
+    )
