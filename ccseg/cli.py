@@ -203,6 +203,35 @@ def gc(
 
 
 @app.command()
+def history(
+    last: int = typer.Option(10, "--last", help="How many of the newest runs to show (>= 1)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the history as JSON."),
+    synthetic: bool = typer.Option(
+        False, "--synthetic", help="The runs on generated data (WORK_DIR/synthetic) instead."
+    ),
+) -> None:
+    """The last runs side by side (data, decision, shares) and who moved between champions.
+
+    Reads the store of the working folder (CCSEG_WORK_DIR, else the current folder) or
+    MLFLOW_TRACKING_URI.
+    """
+    from core.settings import load_settings
+    from tasks.report.history import history_json, history_text, segment_history
+
+    if last < 1:
+        raise ParameterError(f"--last must be a whole number of runs, at least 1; got {last}")
+    settings = load_settings()
+    if synthetic:
+        settings = settings.for_synthetic_data()
+    if settings.sqlite_store_path is None:  # a server: one line at once, not MLflow's retries
+        from ccseg.services import check_tracking_uri
+
+        check_tracking_uri(settings.tracking_uri, None)
+    view = segment_history(settings.tracking_uri, settings.experiment_name, last)
+    typer.echo(history_json(view) if as_json else history_text(view))
+
+
+@app.command()
 def watch(
     landing: Path = typer.Option(Path("landing"), "--landing", help="Folder new files land in."),
     pattern: str = typer.Option("*.csv", "--pattern", help="Which files count as data."),

@@ -20,6 +20,12 @@ def mlflow_ui_command(tracking_uri: str) -> str:
     return f"{mlflow} ui --backend-store-uri {tracking_uri} --port 5000"
 
 
+def compare_runs_hint(is_synthetic: bool) -> str:
+    """Where to put this run beside the earlier ones (MLflow 3.17's UI starts on GenAI views)."""
+    command = "ccseg history --synthetic" if is_synthetic else "ccseg history"
+    return f"compare runs: {command}; in the MLflow UI choose 'Model training' (top left)"
+
+
 def run_summary(summary: Any) -> str:
     """Lines for a finished run; a synthetic run says so on its first and its every line."""
     prefix = f"[{SYNTHETIC_MARK}] " if summary.is_synthetic else ""
@@ -36,6 +42,7 @@ def run_summary(summary: Any) -> str:
     if summary.tracking_uri:
         lines.append(f"MLflow store: {summary.tracking_uri}")
         lines.append(f"MLflow UI: {mlflow_ui_command(summary.tracking_uri)}")
+        lines.append(compare_runs_hint(summary.is_synthetic))
     if summary.is_synthetic:
         lines.insert(
             0,

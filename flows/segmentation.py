@@ -35,10 +35,18 @@ from tasks.mlops.registry import (
     version_tags,
 )
 from tasks.mlops.run_logging import log_selection, log_validation, parent_run_tags
+from tasks.mlops.run_record import (
+    Decision,
+    assignments_by_name,
+    log_data_input,
+    mark_model_development,
+    record_decision,
+)
 from tasks.mlops.tracking import TrackingContext, code_version, configure_tracking, source_hash
 from tasks.model.segment_model import SegmentModel
 from tasks.profiling.segment_description import describe_segments
 from tasks.report.publish import publish_outputs
+from tasks.report.since_last_run import since_last_run
 from tasks.segmentation.features import engineer_features_task
 from tasks.segmentation.finalists import evaluate_finalist_task
 from tasks.segmentation.grid import GridCell, GridSpec, cells_for_rows, default_grid, expand_grid
@@ -170,6 +178,8 @@ def _segment(
         tags=parent_run_tags(flow_run.id, ingest.summary.sha256, version, source.is_synthetic),
     ) as parent:
         log_validation(ingest.summary, grid, len(cells))
+        mark_model_development(settings.tracking_uri, experiment_id)
+        log_data_input(ingest.summary, source.path, ingest.clean)
         context = TrackingContext(settings.tracking_uri, experiment_id, parent.info.run_id)
         futures = [
             fit_and_log_cell.submit(
@@ -219,6 +229,14 @@ def _segment(
                 settings, promotion, model, chosen, metrics, ingest, version
             )
         print(promotion.reason)
+        assignments = assignments_by_name(ingest.clean, chosen.result.labels, model.segment_names)
+        decision = Decision(
+            chosen.cell, int(chosen.result.metrics["n_segments"]), promotion, assignments
+        )
+        record_decision(settings.tracking_uri, parent.info.run_id, decision)
+        history = since_last_run(
+            settings.tracking_uri, settings.experiment_name, parent.info.run_id
+        )
         published = publish_outputs(
             ingest=ingest,
             features=features,
@@ -234,6 +252,7 @@ def _segment(
             grid=grid,
             economics=settings.economics,
             description=description,
+            since_last_run=history,
         )
 
     return SegmentationSummary(

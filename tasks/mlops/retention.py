@@ -4,7 +4,9 @@
 child runs it deletes the run artifacts (report, validation, grid tables, segments) and the
 models they logged, unless a registered model version uses that model: a registered version's
 artifacts are never touched, so every alias and every version stays loadable. The runs stay in
-the MLflow UI with their params and metrics, tagged `ccseg.artifacts_deleted`.
+the MLflow UI with their params and metrics, tagged `ccseg.artifacts_deleted`. A parent run's
+`history/` folder (its customers' segment names, a few tens of kB, and the shares figure) is
+kept too: `ccseg history` needs it to say who moved between champions.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from mlflow.entities import Run
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 from core.errors import ParameterError
+from tasks.mlops.run_record import HISTORY_DIR
 
 DELETED_TAG = "ccseg.artifacts_deleted"
 PARENT_TAG = "mlflow.parentRunId"
@@ -172,11 +175,12 @@ def collect_garbage(
 def _delete_run_artifacts(
     client: MlflowClient, run: Run, protect_model: bool, dry_run: bool
 ) -> int:
-    """Delete a run's own artifacts (not a model registered from `runs:/<id>/model`)."""
+    """Delete a run's own artifacts (not a model registered from `runs:/<id>/model`, nor the
+    segment history)."""
     repo = get_artifact_repository(run.info.artifact_uri)
     freed = 0
     for entry in repo.list_artifacts():
-        if protect_model and entry.path == "model":
+        if (protect_model and entry.path == "model") or entry.path == HISTORY_DIR:
             continue
         freed += _tree_bytes(repo, entry.path) if entry.is_dir else int(entry.file_size or 0)
         if not dry_run:

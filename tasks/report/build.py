@@ -35,7 +35,9 @@ from tasks.report.context import report_context
 from tasks.report.data_look import DataLook, look_at_data
 from tasks.report.economics import Economics, segment_economics, summarise
 from tasks.report.figures import render_figures
+from tasks.report.history_figure import HISTORY_FIGURE
 from tasks.report.recommendations import Recommendation, recommend
+from tasks.report.since_last_run import SinceLastRun
 from tasks.segmentation.nesting import new_segment
 from tasks.segmentation.reference import reference_space
 from tasks.segmentation.robustness import VariantResult
@@ -75,6 +77,7 @@ class ReportInputs:
     names: dict[int, SegmentName] | None = None
     profiles: SegmentProfiles | None = None
     silhouette_sample_size: int = 5_000
+    since_last_run: SinceLastRun | None = None  # this run among the last ones (from MLflow)
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,9 @@ def build_report(inputs: ReportInputs) -> Report:
         inputs.silhouette_samples,
         splits,
     )
+    since = inputs.since_last_run
+    if since is not None and since.figure is not None:
+        figures[HISTORY_FIGURE] = since.figure
     context = report_context(
         inputs,
         profiles,
@@ -236,6 +242,7 @@ def build_report(inputs: ReportInputs) -> Report:
         actions=actions,
     )
     context["split_sentence"] = split_sentence(splits)
+    context["since_last_run"] = since
     return Report(
         html=_render(context),
         figures=figures,

@@ -28,6 +28,7 @@ from tasks.model.segment_model import SegmentModel
 from tasks.profiling.segment_description import SegmentDescription
 from tasks.report.build import Report, ReportInputs, build_report, summary_markdown, write_report
 from tasks.report.feature_notes import feature_notes
+from tasks.report.since_last_run import SinceLastRun
 from tasks.retries import retry_unless_user_error
 from tasks.segmentation.algorithms import ALGORITHMS
 from tasks.segmentation.assignments import write_table
@@ -58,6 +59,7 @@ def report_inputs(
     grid: GridSpec | None = None,
     economics: EconomicsSettings | None = None,
     description: SegmentDescription | None = None,
+    since_last_run: SinceLastRun | None = None,
 ) -> ReportInputs:
     """Everything the report needs, from the flow's results (the chosen model's own space).
 
@@ -113,6 +115,7 @@ def report_inputs(
         silhouette_sample_size=sample_size,
         names=description.names if description is not None else None,
         profiles=description.profiles if description is not None else None,
+        since_last_run=since_last_run,
     )
 
 
@@ -148,6 +151,7 @@ def publish_outputs(
     grid: GridSpec | None = None,
     economics: EconomicsSettings | None = None,
     description: SegmentDescription | None = None,
+    since_last_run: SinceLastRun | None = None,
 ) -> Published:
     """Build the report, write the segment table, log both; publish a Prefect summary artifact.
 
@@ -176,6 +180,7 @@ def publish_outputs(
         grid,
         economics,
         description,
+        since_last_run,
     )
     report = build_report(inputs)
     _check_names(report, model)

@@ -42,6 +42,7 @@ def test_a_real_run_names_its_files_store_and_the_ui_command(tmp_path: Path) -> 
         f"working folder: {tmp_path}",
         f"MLflow store: {uri}",
         f"MLflow UI: {mlflow_ui_command(uri)}",
+        "compare runs: ccseg history; in the MLflow UI choose 'Model training' (top left)",
     ]
     assert "SYNTHETIC" not in text
 
@@ -52,6 +53,10 @@ def test_a_synthetic_run_says_so_on_every_line(tmp_path: Path) -> None:
     lines = text.splitlines()
     assert all(line.startswith("[SYNTHETIC DATA] ") for line in lines)
     assert "generated customers, not real ones" in lines[0]
+    assert lines[-1] == (
+        "[SYNTHETIC DATA] compare runs: ccseg history --synthetic; "
+        "in the MLflow UI choose 'Model training' (top left)"
+    )
 
 
 def test_the_ui_command_is_the_installed_mlflow_with_this_store() -> None:
