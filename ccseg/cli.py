@@ -231,7 +231,7 @@ def watch(
 
 @app.command()
 def notify(path: Path = typer.Argument(..., help="File to announce as ccseg.data.landed.")) -> None:
-    """Emit the landed-data event for one file by hand (triggers segmentation-on-new-data).
+    """Emit the landed-data event for one file by hand (triggers on-new-data).
 
     Needs a Prefect server: PREFECT_API_URL (e.g. http://127.0.0.1:4200/api).
     """

@@ -149,6 +149,11 @@ class PipelineSettings(BaseSettings):
     # Read with the pipeline's settings, so a malformed value stops the run before any work.
     economics: EconomicsSettings = Field(default_factory=EconomicsSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    event_grid: str | None = Field(
+        None,
+        description="Grid of event-driven segmentation runs (on-new-data, retrain-on-drift): "
+        "JSON text or @path/to/grid.json. Unset: the default grid, as `ccseg run`.",
+    )
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     lock_wait_seconds: float = Field(
         0.0,

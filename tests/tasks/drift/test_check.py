@@ -30,9 +30,7 @@ def training() -> pd.DataFrame:
 def model(training: pd.DataFrame) -> SegmentModel:
     cell = GridCell("log_scaled", "kmeans", 3, 0, (("max_iter", 300), ("n_init", 4)))
     result = fit_cell(cell, training, stability_resamples=10, silhouette_sample_size=500)
-    return package_model(
-        result, training, NAMES, {str(k): {"name": v} for k, v in NAMES.items()}
-    )
+    return package_model(result, training, NAMES, {str(k): {"name": v} for k, v in NAMES.items()})
 
 
 def test_the_training_data_itself_has_no_drift(model: SegmentModel, training) -> None:
