@@ -38,7 +38,8 @@ from prefect.workers.process import ProcessWorker
 
 from tasks.data.synthetic import generate_synthetic
 
-pytestmark = pytest.mark.slow
+# Server start-up is slow on a busy machine and counts toward the first test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
