@@ -327,6 +327,24 @@ async def _child_runs(loop: Loop, parent: FlowRun) -> list[FlowRun]:
         )
 
 
+async def _drift_artifacts(loop: Loop, run: FlowRun) -> tuple[Any, Any]:
+    """The scoring run's drift table and figure, as Prefect stored them."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with loop.client() as client:
+        children = await _child_runs(loop, run)
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run.id, *(c.id for c in children)])
+            )
+        )
+    by_key = {a.key: a for a in artifacts}
+    table = by_key["ccseg-drift"]
+    data = json.loads(table.data) if isinstance(table.data, str) else table.data
+    table.data = data
+    return table, by_key["ccseg-drift-figure"]
+
+
 def wait_for_alert(loop: Loop, text: str, timeout: float = 90) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -400,6 +418,9 @@ def test_a_drifted_batch_retrains_and_an_undrifted_half_does_not(loop: Loop) -> 
     none = json.loads((loop.work_dir / "half_segments.drift.json").read_text())
     assert drift["verdict"] == "drift" and drift["features"]["BALANCE"]["status"] == "drift"
     assert none["verdict"] == "none"
+    table, figure = asyncio.run(_drift_artifacts(loop, scored_drifted))
+    assert table.data[0]["column"] == "BALANCE" and table.data[0]["status"] == "drift"
+    assert "data:image/png;base64," in figure.data and "Drift: **drift**" in figure.data
     retrain = wait_for_final_run(loop, "retrain-on-drift", drifted)
     assert retrain.state.is_completed(), retrain.state.message
     wait_for_alert(loop, f"ccseg drift: drift for {drifted.resolve()}")
