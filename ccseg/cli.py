@@ -160,8 +160,9 @@ def score(
     out: Path = typer.Option(
         ...,
         "--out",
-        help="CSV to write customer -> segment to; also writes OUT.parquet beside it and "
-        "OUT_validation/ (clean.parquet, quarantine.csv, validation.json).",
+        help="CSV to write customer -> segment to; also writes OUT.parquet beside it, "
+        "OUT_validation/ (clean.parquet, quarantine.csv, validation.json) and OUT.drift.json "
+        "(the drift verdict against the champion's training data).",
     ),
     model_uri: str | None = typer.Option(
         None,
@@ -180,6 +181,7 @@ def score(
         f"{summary.rows_scored:,} customers scored with {summary.model_uri} -> "
         f"{summary.output_path} ({summary.rows_quarantined:,} quarantined)"
     )
+    typer.echo(f"{summary.drift_summary} -> {summary.drift_path}")
 
 
 @app.command()
@@ -258,7 +260,7 @@ def watch(
 
 @app.command()
 def notify(path: Path = typer.Argument(..., help="File to announce as ccseg.data.landed.")) -> None:
-    """Emit the landed-data event for one file by hand (triggers segmentation-on-new-data).
+    """Emit the landed-data event for one file by hand (triggers on-new-data).
 
     Needs a Prefect server: PREFECT_API_URL (e.g. http://127.0.0.1:4200/api).
     """

@@ -82,6 +82,51 @@ class EconomicsSettings(BaseSettings):
 ASSUMPTION_KEYS = ("interchange_rate", "purchase_apr", "cash_advance_fee", "stress_loss_rate")
 
 
+class DriftSettings(BaseSettings):
+    """When a batch counts as moved away from the champion's training data (tasks/drift/).
+
+    Each measure has a `warn` and a `drift` threshold: the verdict is the worst level any measure
+    reaches. Feature scores are the Wasserstein distance between the batch's and the reference's
+    quantiles, in units of the reference's standard deviation (Evidently's default drift test;
+    0.1 is its threshold). Shares are the Jensen-Shannon distance (base 2, 0 to 1) between the
+    segment shares. `far_*` is the share of customers farther from their segment centre than
+    99% of the training customers were (1% expected). Override e.g. `CCSEG_DRIFT_FEATURE_DRIFT=0.3`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CCSEG_DRIFT_", extra="ignore", frozen=True)
+
+    feature_warn: float = Field(0.1, gt=0, description="Feature score that warns.")
+    feature_drift: float = Field(0.2, gt=0, description="Feature score that means drift.")
+    shares_warn: float = Field(0.1, gt=0, le=1, description="Segment-share distance that warns.")
+    shares_drift: float = Field(0.2, gt=0, le=1, description="Segment-share distance: drift.")
+    far_warn: float = Field(0.03, gt=0, le=1, description="Far-from-centre share that warns.")
+    far_drift: float = Field(0.10, gt=0, le=1, description="Far-from-centre share: drift.")
+    min_rows: int = Field(
+        50, ge=1, description="Smaller batches are not judged (verdict none, checked false)."
+    )
+
+    @model_validator(mode="after")
+    def _warn_below_drift(self) -> DriftSettings:
+        for measure in ("feature", "shares", "far"):
+            warn, drift = getattr(self, f"{measure}_warn"), getattr(self, f"{measure}_drift")
+            if warn > drift:
+                name = f"CCSEG_DRIFT_{measure.upper()}"
+                raise ValueError(f"{name}_WARN ({warn}) must not exceed {name}_DRIFT ({drift})")
+        return self
+
+
+class AlertSettings(BaseSettings):
+    """Where failure and drift notifications go (a Prefect webhook block, see `ccseg alerts`)."""
+
+    model_config = SettingsConfigDict(env_prefix="CCSEG_ALERT_", extra="ignore", frozen=True)
+
+    webhook_url: str | None = Field(
+        None,
+        description='URL that receives a JSON POST {"text": ...} per alert (a Slack incoming '
+        "webhook accepts it as is). Unset: no alerts are set up.",
+    )
+
+
 class PipelineSettings(BaseSettings):
     """Where data, outputs and the MLflow store live; every field has an embedded default."""
 
@@ -103,6 +148,13 @@ class PipelineSettings(BaseSettings):
     registered_model_name: str = Field("cc-segmentation", min_length=1)
     # Read with the pipeline's settings, so a malformed value stops the run before any work.
     economics: EconomicsSettings = Field(default_factory=EconomicsSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    event_grid: str | None = Field(
+        None,
+        description="Grid of event-driven segmentation runs (on-new-data, retrain-on-drift): "
+        "JSON text or @path/to/grid.json. Unset: the default grid, as `ccseg run`.",
+    )
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     lock_wait_seconds: float = Field(
         0.0,
         ge=0,
@@ -133,7 +185,14 @@ class PipelineSettings(BaseSettings):
         return Path(unquote(parts.path[1:] if parts.path.startswith("/") else parts.path))
 
     @property
-    def artifact_location(self) -> str:
+    def artifact_location(self) -> str | None:
+        """Local folder for a local store; None for an `mlflow server`, which proxies artifacts.
+
+        An explicit local location on a server-created experiment would have every client
+        write models to its own disk (see docs/operations.md, MLflow server).
+        """
+        if self.tracking_uri.lower().startswith(("http://", "https://")):
+            return None
         return (self.work_dir / "mlartifacts").resolve().as_uri()
 
     @property
@@ -160,6 +219,10 @@ def _where(loc: tuple) -> str:
     name = str(loc[-1]) if loc else ""
     if name in EconomicsSettings.model_fields:
         return f"CCSEG_ECONOMICS_{name.upper()}"
+    if name in DriftSettings.model_fields:
+        return f"CCSEG_DRIFT_{name.upper()}"
+    if name in AlertSettings.model_fields:
+        return f"CCSEG_ALERT_{name.upper()}"
     if name == "mlflow_tracking_uri":
         return "MLFLOW_TRACKING_URI"
     return f"CCSEG_{name.upper()}" if name in PipelineSettings.model_fields else name or "settings"

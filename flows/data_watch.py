@@ -1,6 +1,6 @@
 """The landing watcher: announce each new CSV as a `ccseg.data.landed` Prefect event.
 
-The `segmentation-on-new-data` deployment (prefect.yaml) is triggered by that event and takes
+The `on-new-data` deployment (prefect.yaml) is triggered by that event and takes
 `data_path` from its payload. Delivery is at least once: state is saved after the events are
 emitted, so a crash in between announces the same file again rather than never.
 """

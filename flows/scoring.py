@@ -2,6 +2,8 @@
 
 The batch goes through the same contract as training (bad rows to quarantine, with reasons);
 the clean rows go to the champion through `mlflow.pyfunc`, exactly as any MLflow user calls it.
+Every scoring run is an MLflow run (experiment `<experiment>-scoring`) that records the drift
+check of the batch against the champion's reference; drift is reported, never a failure.
 """
 
 from __future__ import annotations
@@ -9,13 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 from prefect import flow
+from prefect.runtime import flow_run
 
 from core.errors import ParameterError
 from core.paths import require_input_file, require_writable_dir, require_writable_file
 from core.settings import load_settings, require_existing_store
 from tasks.data.ingest import require_clean_rows, validate_data, write_outputs
+from tasks.drift.publish import check_batch_drift, drift_json_path, write_drift_json
 from tasks.mlops.champion import load_model
+from tasks.mlops.tracking import TAG_DATA_SHA, TAG_FLOW_RUN, configure_tracking
 from tasks.segmentation.assignments import write_table
 
 
@@ -26,11 +32,17 @@ class ScoringOutputs:
     table: Path  # CSV, as named by the user
     parquet: Path
     validation_dir: Path  # clean.parquet, quarantine.csv (rejected rows with reasons), summary
+    drift: Path  # <stem>.drift.json: the verdict and the per-feature figures
 
     @classmethod
     def for_path(cls, output_path: Path) -> ScoringOutputs:
         path = Path(output_path)
-        return cls(path, path.with_suffix(".parquet"), path.with_name(f"{path.stem}_validation"))
+        return cls(
+            path,
+            path.with_suffix(".parquet"),
+            path.with_name(f"{path.stem}_validation"),
+            drift_json_path(path),
+        )
 
     def check(self) -> ScoringOutputs:
         """Each target writable and of the right kind, before anything is read or written."""
@@ -41,6 +53,7 @@ class ScoringOutputs:
         require_writable_file(self.table, "--out")
         require_writable_file(self.parquet, "--out's Parquet copy")
         require_writable_dir(self.validation_dir, "--out's validation folder")
+        require_writable_file(self.drift, "--out's drift report")
         return self
 
 
@@ -51,6 +64,9 @@ class ScoringSummary:
     rows_scored: int
     rows_quarantined: int
     output_path: Path
+    drift_verdict: str = "none"
+    drift_summary: str = ""
+    drift_path: Path | None = None
 
 
 @flow(name="scoring", log_prints=True)
@@ -77,6 +93,35 @@ def scoring(data_path: Path, output_path: Path, model_uri: str | None = None) ->
         f"scored {len(table):,} customers with {model_uri}; "
         f"{ingest.summary.rows_quarantined:,} quarantined"
     )
+    experiment_id = configure_tracking(
+        settings.tracking_uri, f"{settings.experiment_name}-scoring", settings.artifact_location
+    )
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"scoring-{flow_run.name or 'local'}",
+        tags={TAG_FLOW_RUN: str(flow_run.id or ""), TAG_DATA_SHA: ingest.summary.sha256},
+    ) as run:
+        mlflow.log_params({"model_uri": model_uri, "data_path": str(Path(data_path).resolve())})
+        mlflow.log_metrics(
+            {"rows_scored": len(table), "rows_quarantined": ingest.summary.rows_quarantined}
+        )
+        drift = check_batch_drift(
+            model.get_raw_model(),
+            ingest.clean,
+            Path(data_path),
+            settings.drift,
+            settings.tracking_uri,
+            run.info.run_id,
+            "scoring",
+        )
+    drift_path = write_drift_json(drift, Path(data_path), outputs.drift)
     return ScoringSummary(
-        model_uri, ingest.summary.rows_in, len(table), ingest.summary.rows_quarantined, written
+        model_uri,
+        ingest.summary.rows_in,
+        len(table),
+        ingest.summary.rows_quarantined,
+        written,
+        drift.verdict,
+        drift.summary_line(),
+        drift_path,
     )

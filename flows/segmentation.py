@@ -24,6 +24,7 @@ from prefect.transactions import transaction
 from core.settings import PipelineSettings, load_settings
 from tasks.data.ingest import IngestResult, require_clean_rows, validate_data, write_outputs
 from tasks.data.source import DataSource, choose_source, materialise_source
+from tasks.drift.publish import check_drift_against_champion
 from tasks.mlops.cell_runs import CellOutcome, fit_and_log_cell, grid_table
 from tasks.mlops.champion import evaluate_registered, previous_assignments, verify_registered_model
 from tasks.mlops.model_logging import log_segment_model
@@ -180,6 +181,14 @@ def _segment(
         log_validation(ingest.summary, grid, len(cells))
         mark_model_development(settings.tracking_uri, experiment_id)
         log_data_input(ingest.summary, source.path, ingest.clean)
+        check_drift_against_champion(
+            settings.registered_model_name,
+            ingest.clean,
+            source.path,
+            settings.drift,
+            settings.tracking_uri,
+            parent.info.run_id,
+        )
         context = TrackingContext(settings.tracking_uri, experiment_id, parent.info.run_id)
         futures = [
             fit_and_log_cell.submit(

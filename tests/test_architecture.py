@@ -30,6 +30,7 @@ ALLOWED_TASK_PACKAGES: dict[str, set[str]] = {
     "report": {"data", "segmentation", "profiling", "mlops", "model"},
     "loadtest": set(),
     "workdir": set(),
+    "drift": {"model", "mlops"},
 }
 # The module shipped inside every registered model: what a bare MLflow environment has.
 MODEL_THIRD_PARTY = {"numpy", "pandas", "sklearn"}

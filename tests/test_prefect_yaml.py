@@ -25,12 +25,14 @@ from prefect.workers.process import ProcessWorker
 
 from flows.data_watch import notify
 from tasks.data.landing import LANDED_EVENT
+from tasks.drift.publish import DRIFT_EVENT, SOURCE_LABEL, VERDICT_LABEL
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = REPO_ROOT / "prefect.yaml"
 EXPECTED_DEPLOYMENTS = {
     "segmentation-scheduled",
-    "segmentation-on-new-data",
+    "on-new-data",
+    "retrain-on-drift",
     "landing-watch",
     "scoring",
     "chatbot-loadtest",
@@ -64,11 +66,11 @@ def required_parameters(flow: Flow) -> set[str]:
 
 
 def on_new_data_trigger() -> dict[str, Any]:
-    (trigger,) = deployments()["segmentation-on-new-data"]["triggers"]
+    (trigger,) = deployments()["on-new-data"]["triggers"]
     return trigger
 
 
-def test_prefect_yaml_declares_the_five_deployments_on_the_process_pool() -> None:
+def test_prefect_yaml_declares_the_six_deployments_on_the_process_pool() -> None:
     config = deployments()
 
     assert set(config) == EXPECTED_DEPLOYMENTS
@@ -95,7 +97,7 @@ def test_every_named_parameter_belongs_to_the_deployments_flow(name: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "name", ["segmentation-scheduled", "segmentation-on-new-data", "landing-watch"]
+    "name", ["segmentation-scheduled", "on-new-data", "retrain-on-drift", "landing-watch"]
 )
 def test_unattended_deployments_need_no_parameter_from_a_person(name: str) -> None:
     deployment = deployments()[name]
@@ -127,7 +129,20 @@ def test_new_data_trigger_expects_the_landed_event_and_templates_data_path() -> 
     assert trigger.match.model_dump()["prefect.resource.id"] == "ccseg.data.*"
     assert trigger.parameters == {"data_path": "{{ event.payload.path }}"}
     assert trigger.threshold == 1
-    assert not deployments()["segmentation-on-new-data"].get("schedules")
+    assert not deployments()["on-new-data"].get("schedules")
+
+
+def test_retraining_runs_only_on_drift_from_scoring_and_one_at_a_time() -> None:
+    retrain = deployments()["retrain-on-drift"]
+    (raw,) = retrain["triggers"]
+    trigger = DeploymentEventTrigger.model_validate(raw)
+
+    assert trigger.expect == {DRIFT_EVENT}
+    labels = trigger.match.model_dump()
+    assert (labels[VERDICT_LABEL], labels[SOURCE_LABEL]) == ("drift", "scoring")
+    assert trigger.parameters == {"data_path": "{{ event.payload.path }}"}
+    assert retrain["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+    assert retrain["work_pool"]["work_queue_name"] == "retraining"
 
 
 def test_schedules_parse_as_daily_cron_and_five_minute_interval() -> None:
@@ -194,8 +209,7 @@ def test_deploy_all_creates_every_deployment_on_the_pool(deployed: dict[str, Any
         assert deployment.work_pool_name == "ccseg-process"
         assert deployment.pull_steps == load_config()["pull"]
     segmentation_queues = {
-        deployed[name][0].work_queue_name
-        for name in ("segmentation-scheduled", "segmentation-on-new-data")
+        deployed[name][0].work_queue_name for name in ("segmentation-scheduled", "on-new-data")
     }
     assert segmentation_queues == {"segmentation"}
 
@@ -207,19 +221,21 @@ def test_deploy_all_attaches_the_schedules(deployed: dict[str, Any]) -> None:
     assert (daily.schedule.cron, daily.schedule.timezone) == ("0 3 * * *", "UTC")
     assert daily.active and watch.active
     assert watch.schedule.interval.total_seconds() == 300
-    for name in ("segmentation-on-new-data", "scoring", "chatbot-loadtest"):
+    for name in ("on-new-data", "scoring", "chatbot-loadtest"):
         assert deployed[name][0].schedules == []
 
 
 def test_deploy_all_attaches_the_landed_data_trigger_only_where_declared(
     deployed: dict[str, Any],
 ) -> None:
-    (automation,) = deployed["segmentation-on-new-data"][1]
+    (automation,) = deployed["on-new-data"][1]
     (action,) = automation.actions
+    (retrain,) = deployed["retrain-on-drift"][1]
 
     assert automation.trigger.expect == {LANDED_EVENT}
     assert action.parameters == {"data_path": "{{ event.payload.path }}"}
-    for name in EXPECTED_DEPLOYMENTS - {"segmentation-on-new-data"}:
+    assert retrain.trigger.expect == {DRIFT_EVENT}
+    for name in EXPECTED_DEPLOYMENTS - {"on-new-data", "retrain-on-drift"}:
         assert deployed[name][1] == []
 
 
@@ -235,7 +251,7 @@ def test_landed_event_creates_a_segmentation_run_for_the_announced_file(
 ) -> None:
     csv = tmp_path / "landed.csv"
     csv.write_text("CUST_ID,BALANCE\nC1,1.0\n")
-    deployment_id = deployed["segmentation-on-new-data"][0].id
+    deployment_id = deployed["on-new-data"][0].id
 
     notify(csv)
 

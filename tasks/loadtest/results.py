@@ -144,7 +144,7 @@ def _step_metrics(step: StepSummary, timestamp: int) -> list[Metric]:
     ]
 
 
-def _experiment_id(client: MlflowClient, artifact_location: str) -> str:
+def _experiment_id(client: MlflowClient, artifact_location: str | None) -> str:
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is not None:
         return experiment.experiment_id

@@ -83,13 +83,26 @@ def point_mlflow_at(tracking_uri: str) -> None:
         os.environ["MLFLOW_TRACKING_URI"] = exported_before
 
 
-def configure_tracking(tracking_uri: str, experiment_name: str, artifact_location: str) -> str:
-    """Point MLflow at the store and make sure the experiment exists before any fan-out."""
+def is_tracking_server(tracking_uri: str) -> bool:
+    return tracking_uri.lower().startswith(("http://", "https://"))
+
+
+def configure_tracking(
+    tracking_uri: str, experiment_name: str, artifact_location: str | None
+) -> str:
+    """Point MLflow at the store and make sure the experiment exists before any fan-out.
+
+    `artifact_location` (a local folder) is used only with a local store. Against an `mlflow
+    server`, the server chooses (`mlflow-artifacts:/<id>`, proxied by `--artifacts-destination`):
+    an explicit local path there would make every client write models to its own disk, where
+    no other machine can read them. An experiment's location is fixed once it is created.
+    """
     point_mlflow_at(tracking_uri)
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(experiment_name)
     if experiment is None:
-        return client.create_experiment(experiment_name, artifact_location=artifact_location)
+        location = None if is_tracking_server(tracking_uri) else artifact_location
+        return client.create_experiment(experiment_name, artifact_location=location)
     return experiment.experiment_id
 
 

@@ -221,17 +221,24 @@ def test_readme_documents_every_flag_of_every_pipeline_command(name: str) -> Non
 
 
 def test_readme_documents_every_pipeline_setting() -> None:
-    from core.settings import EconomicsSettings, PipelineSettings
+    from core.settings import AlertSettings, DriftSettings, EconomicsSettings, PipelineSettings
 
-    section = _readme_section("The CLI")
+    # The settings of unattended runs are documented with the drift check they configure.
+    section = _readme_section("The CLI") + _readme_section("Unattended runs")
     names = {f"CCSEG_{field.upper()}" for field in PipelineSettings.model_fields}
-    # The nested money assumptions are set one variable each (`_HIGH` written as its suffix).
-    names.discard("CCSEG_ECONOMICS")
+    # Nested settings are set one variable each (a `_HIGH` or `_DRIFT` written as its suffix).
+    names -= {"CCSEG_ECONOMICS", "CCSEG_DRIFT", "CCSEG_ALERTS"}
     names |= {
         f"CCSEG_ECONOMICS_{field.upper()}"
         for field in EconomicsSettings.model_fields
         if field.endswith("_low")
     }
+    names |= {
+        f"CCSEG_DRIFT_{field.upper()}"
+        for field in DriftSettings.model_fields
+        if not field.endswith("_drift")
+    }
+    names |= {f"CCSEG_ALERT_{field.upper()}" for field in AlertSettings.model_fields}
 
     assert sorted(n for n in names if n not in section) == []
     assert "MLFLOW_TRACKING_URI" in section

@@ -250,3 +250,33 @@ def test_a_malformed_money_assumption_is_one_actionable_error(
     bare_environment.setenv(name, value)
     with pytest.raises(ParameterError, match=message):
         load_settings()
+
+
+def test_against_an_mlflow_server_the_artifact_location_is_left_to_its_proxy(
+    tmp_path: Path,
+) -> None:
+    server = PipelineSettings(work_dir=tmp_path, mlflow_tracking_uri="http://127.0.0.1:5000")
+    local = PipelineSettings(work_dir=tmp_path, mlflow_tracking_uri=None)
+
+    assert server.artifact_location is None
+    assert local.artifact_location == (tmp_path / "mlartifacts").resolve().as_uri()
+
+
+def test_drift_thresholds_are_read_from_their_variables(monkeypatch) -> None:
+    monkeypatch.setenv("CCSEG_DRIFT_FEATURE_DRIFT", "0.35")
+    monkeypatch.setenv("CCSEG_DRIFT_MIN_ROWS", "10")
+
+    drift = load_settings().drift
+
+    assert (drift.feature_warn, drift.feature_drift, drift.min_rows) == (0.1, 0.35, 10)
+
+
+def test_a_drift_warn_above_its_drift_threshold_names_both_variables(monkeypatch) -> None:
+    monkeypatch.setenv("CCSEG_DRIFT_SHARES_WARN", "0.5")
+
+    with pytest.raises(ParameterError) as error:
+        load_settings()
+
+    assert "CCSEG_DRIFT_SHARES_WARN (0.5) must not exceed CCSEG_DRIFT_SHARES_DRIFT (0.2)" in str(
+        error.value
+    )

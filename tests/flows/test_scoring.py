@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import mlflow
@@ -13,6 +14,7 @@ from mlflow import MlflowClient
 from ccseg.cli import main
 from core.settings import PipelineSettings
 from tasks.data.synthetic import generate_synthetic, write_synthetic
+from tasks.drift.publish import VERDICT_LABEL
 from tasks.mlops.model_logging import log_segment_model
 from tasks.mlops.tracking import configure_tracking
 from tasks.model.segment_model import SegmentModel
@@ -82,7 +84,7 @@ def test_rows_that_break_the_contract_are_quarantined_and_the_rest_scored_with_n
     assert sorted(quarantine["reasons"]) == ["not_a_number:BALANCE", "tenure_out_of_range:TENURE"]
     assert (
         capsys.readouterr()
-        .out.splitlines()[-1]
+        .out.splitlines()[-2]
         .startswith(
             f"{GOOD_ROWS} customers scored with models:/cc-segmentation@champion -> {out} "
             "(2 quarantined)"
@@ -125,3 +127,45 @@ def test_a_model_that_does_not_exist_is_one_line_and_exit_2(
         "ccseg: error: --model-uri models:/nope@x: Registered Model with name=nope not found"
     )
     assert not out.exists()
+
+
+def test_a_drifted_batch_is_still_scored_and_its_verdict_written_beside_the_output(
+    in_work_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "drifted.csv"
+    clean = generate_synthetic(300, 2)[0]
+    clean.assign(BALANCE=clean["BALANCE"] * 1.6).to_csv(data, index=False)
+    out = tmp_path / "drifted_segments.csv"
+
+    assert main(["score", "--data", str(data), "--out", str(out)]) == 0
+
+    report = json.loads((tmp_path / "drifted_segments.drift.json").read_text())
+    assert len(pd.read_csv(out)) == 300
+    assert report["verdict"] == "drift"
+    assert report["features"]["BALANCE"]["status"] == "drift"
+    assert report["path"] == str(data.resolve())
+    assert set(report["segment_shares"]["segments"]) <= {"0", "1", "2"}
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("drift verdict: drift on 300 rows; drifted: BALANCE (BALANCE moved")
+    assert last.endswith(f"-> {tmp_path / 'drifted_segments.drift.json'}")
+    client = MlflowClient(f"sqlite:///{in_work_dir / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("cc-segmentation-scoring")
+    (run,) = client.search_runs([experiment.experiment_id], f"params.data_path = '{data}'")
+    assert run.data.tags[VERDICT_LABEL] == "drift"
+    assert run.data.metrics["drift.verdict_level"] == 2.0
+    assert run.data.metrics["drift.feature.BALANCE"] > 0.2
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "drift")}
+    assert artifacts == {"drift/drift.json", "drift/drift.png"}
+
+
+def test_the_training_rows_themselves_score_with_verdict_none(
+    in_work_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "same.csv"
+    generate_synthetic(300, 2)[0].to_csv(data, index=False)
+    out = tmp_path / "same_segments.csv"
+
+    assert main(["score", "--data", str(data), "--out", str(out)]) == 0
+
+    report = json.loads((tmp_path / "same_segments.drift.json").read_text())
+    assert (report["verdict"], report["checked"], report["reasons"]) == ("none", True, [])

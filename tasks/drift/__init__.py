@@ -1,0 +1,1 @@
+"""The drift check: a new batch against the champion's reference statistics."""
