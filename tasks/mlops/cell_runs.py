@@ -49,7 +49,7 @@ class CellOutcome:
 
     @property
     def usable(self) -> bool:
-        return self.failure is None
+        return not self.failure
 
 
 def failed_outcome(cell: GridCell, error: BaseException, run_id: str) -> CellOutcome:
