@@ -15,7 +15,13 @@ from tasks.data.synthetic import generate_synthetic
 from tasks.mlops.batch_scoring import score_parquet_with_dask
 from tasks.segmentation.grid import expand_grid, parse_grid_spec
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
+# A cold LocalCluster imports Prefect, MLflow and scikit-learn in each worker: minutes under load.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.usefixtures("prefect_api"),
+    pytest.mark.timeout(1_500),
+]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 GRID = parse_grid_spec(
     {
@@ -31,14 +37,19 @@ GRID = parse_grid_spec(
 def cluster() -> Iterator[object]:
     from distributed import LocalCluster
 
-    # Ports chosen by the OS (scheduler_port=0 is the default), loopback only, no dashboard.
-    local = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
+    # Spawned workers inherit this process's sys.path, where pytest put test folders first
+    # (tests/tasks would shadow the project's `tasks`): the project's root goes first, as it
+    # does for a `dask worker` started in the checkout (docs/operations.md).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(REPO_ROOT))
+        # Ports chosen by the OS (scheduler_port=0 is the default), loopback only, no dashboard.
+        local = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
     try:
         yield local
     finally:
