@@ -141,10 +141,10 @@ def run(
 
         hooks = [*segmentation.on_running_hooks, stopper.take_back_sigterm]
         options: dict[str, object] = {"on_running": hooks}
-        if dask_address:
+        if plan.dask_address:  # --dask-address, else the CCSEG_DASK_ADDRESS setting
             from prefect_dask import DaskTaskRunner
 
-            options["task_runner"] = DaskTaskRunner(address=dask_address)
+            options["task_runner"] = DaskTaskRunner(address=plan.dask_address)
         summary = segmentation.with_options(**options)(
             data_path=data,
             grid=plan.grid,

@@ -29,6 +29,7 @@ class RunPlan:
     settings: PipelineSettings  # as the run uses them (synthetic data: its own folder and names)
     choice: SourceChoice
     grid: GridSpec | None
+    dask_address: str | None = None  # the grid's Dask scheduler (None: Prefect's thread pool)
 
 
 def grid_from(text: str | None) -> GridSpec | None:
@@ -78,9 +79,10 @@ def preflight_run(
         _check_work_dir(settings, f"synthetic runs' folder inside the {what}")
     check_data_kind(settings.work_dir, choice.is_synthetic)
     check_tracking_uri(settings.tracking_uri, settings.sqlite_store_path)
+    dask_address = dask_address or settings.dask_address  # the flag, else CCSEG_DASK_ADDRESS
     if dask_address is not None:
         check_dask_address(dask_address)
-    return RunPlan(settings, choice, spec)
+    return RunPlan(settings, choice, spec, dask_address)
 
 
 def preflight_validate(path: Path, out: Path) -> None:

@@ -164,6 +164,11 @@ class PipelineSettings(BaseSettings):
     keep_runs: int = Field(
         3, ge=1, description="Completed runs kept in the working folder (the current one too)."
     )
+    dask_address: str | None = Field(
+        None,
+        description="Dask scheduler (tcp://host:8786) the grid runs on; unset: 2 threads. "
+        "`ccseg run --dask-address` overrides it.",
+    )
 
     @field_validator("data_path", mode="before")
     @classmethod

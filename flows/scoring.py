@@ -20,6 +20,7 @@ from core.paths import require_input_file, require_writable_dir, require_writabl
 from core.settings import load_settings, require_existing_store
 from tasks.data.ingest import require_clean_rows, validate_data, write_outputs
 from tasks.drift.publish import check_batch_drift, drift_json_path, write_drift_json
+from tasks.mlops.batch_scoring import score_in_chunks
 from tasks.mlops.champion import load_model
 from tasks.mlops.tracking import TAG_DATA_SHA, TAG_FLOW_RUN, configure_tracking
 from tasks.segmentation.assignments import write_table
@@ -87,7 +88,8 @@ def scoring(data_path: Path, output_path: Path, model_uri: str | None = None) ->
     # Rejected rows are written with their reasons first: nothing is lost, even when all are.
     written_validation = write_outputs(ingest, outputs.validation_dir)
     require_clean_rows(ingest, written_validation["quarantine"])
-    table = model.predict(ingest.clean)
+    # Typed, contract-checked rows: the raw model in chunks (tasks/mlops/batch_scoring.py).
+    table = score_in_chunks(model, ingest.clean)
     written = write_table(table, outputs.table)
     print(
         f"scored {len(table):,} customers with {model_uri}; "

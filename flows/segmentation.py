@@ -25,7 +25,13 @@ from core.settings import PipelineSettings, load_settings
 from tasks.data.ingest import IngestResult, require_clean_rows, validate_data, write_outputs
 from tasks.data.source import DataSource, choose_source, materialise_source
 from tasks.drift.publish import check_drift_against_champion
-from tasks.mlops.cell_runs import CellOutcome, fit_and_log_cell, grid_table
+from tasks.mlops.cell_runs import (
+    CellOutcome,
+    assign_every_customer,
+    fit_and_log_cell,
+    grid_table,
+    require_usable_cells,
+)
 from tasks.mlops.champion import evaluate_registered, previous_assignments, verify_registered_model
 from tasks.mlops.model_logging import log_segment_model
 from tasks.mlops.registry import (
@@ -52,6 +58,7 @@ from tasks.segmentation.features import engineer_features_task
 from tasks.segmentation.finalists import evaluate_finalist_task
 from tasks.segmentation.grid import GridCell, GridSpec, cells_for_rows, default_grid, expand_grid
 from tasks.segmentation.packaging import package_segment_model
+from tasks.segmentation.scale import analysis_sample
 from tasks.segmentation.selection import select_cell, shortlist
 from tasks.workdir.lock import hold_run_locks
 from tasks.workdir.runs import (
@@ -164,7 +171,10 @@ def _segment(
     out = run.outputs
     ingest = require_clean_rows(validate_data(source.path))
     write_outputs(ingest, out / "validation")
-    cells, skipped = cells_for_rows(cells, ingest.summary.rows_clean)
+    # Above grid.scale.sample_above_rows the grid sees a seeded sample (tasks/segmentation/scale).
+    sample = analysis_sample(ingest.summary.rows_clean, grid.scale)
+    frame = sample.frame(ingest.clean)
+    cells, skipped = cells_for_rows(cells, sample.rows)
     if skipped:
         print(skipped)
     features = engineer_features_task(ingest.clean, ingest.summary.sha256, source_hash())
@@ -189,21 +199,29 @@ def _segment(
             settings.tracking_uri,
             parent.info.run_id,
         )
+        mlflow.log_params(sample.params())
         context = TrackingContext(settings.tracking_uri, experiment_id, parent.info.run_id)
         futures = [
             fit_and_log_cell.submit(
-                cell, ingest.clean, context, grid.stability_resamples, grid.silhouette_sample_size
+                cell,
+                frame,
+                context,
+                grid.stability_resamples,
+                grid.silhouette_sample_size,
+                grid.scale,
             )
             for cell in cells
         ]
         outcomes = {o.cell.cell_id: o for o in (future.result() for future in futures)}
         table = grid_table(list(outcomes.values()))
-        labels = {cell_id: o.result.labels for cell_id, o in outcomes.items()}
+        labels = {
+            o.cell.cell_id: o.result.labels for o in require_usable_cells([*outcomes.values()])
+        }
         finalist_ids, duplicates = shortlist(table, labels, grid.finalists.count)
         finalists = [
             evaluate_finalist_task.submit(
                 outcomes[i].cell,
-                ingest.clean,
+                frame,
                 labels[i],
                 grid.finalists,
                 grid.silhouette_sample_size,
@@ -211,7 +229,9 @@ def _segment(
             for i in finalist_ids
         ]
         selection = select_cell(table, [f.result() for f in finalists], duplicates)
-        chosen = outcomes[selection.chosen_cell_id]
+        chosen = assign_every_customer(
+            outcomes[selection.chosen_cell_id], ingest.clean, sample, grid.scale.predict_chunk_rows
+        )
         metrics = selection.decision_metrics(chosen.result.metrics)
         log_selection(table, selection, metrics)
 
@@ -229,7 +249,7 @@ def _segment(
             metrics,
             evaluate_champion=partial(
                 evaluate_registered,
-                clean=ingest.clean,
+                clean=frame,
                 silhouette_sample_size=grid.silhouette_sample_size,
             ),
         )

@@ -38,6 +38,7 @@ EXTRA_FIELDS = "extra_fields"
 REASONS = "reasons"
 # Enough of a file's start for its header and first rows (CC GENERAL rows are ~100 bytes).
 HEAD_BYTES = 1 << 16
+PARQUET_MAGIC = b"PAR1"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,15 @@ class RawTable:
     sha256: str = ""  # of the bytes that were read, so the recorded hash is of what was validated
 
 
+def is_parquet(path: Path) -> bool:
+    """Whether the file starts with Parquet's magic bytes (the name's suffix is not trusted)."""
+    try:
+        with Path(path).open("rb") as stream:
+            return stream.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+    except OSError:
+        return False  # the CSV path reports the file's problem in its own words
+
+
 def _text_of(path: Path, data: bytes, complete: bool = True) -> str:
     """The bytes as text, or the file-level problem; `complete=False` for the head of a file."""
     if complete and not data.strip():
@@ -114,6 +124,10 @@ def check_file_head(path: Path, what: str = "data file", head_bytes: int = HEAD_
     header only. The full read repeats them; this one reads at most `head_bytes`.
     """
     path = require_input_file(Path(path), what)
+    if is_parquet(path):
+        from tasks.data.parquet_input import check_parquet_head  # it builds on this module
+
+        return check_parquet_head(path)
     try:
         with path.open("rb") as stream:
             head = stream.read(head_bytes)
@@ -291,10 +305,40 @@ def validate_table(table: RawTable, source: str, sha256: str) -> IngestResult:
     """Apply the contract to a parsed table; pure, so tests can feed tables built in memory."""
     text, wrong_width = _text_frame(table)
     structural = _structural_reasons(text, wrong_width, table.header)
+    typed, not_a_number = _coerce_numbers(text)
+    return split_rows(
+        text,
+        typed,
+        not_a_number,
+        structural,
+        source=source,
+        sha256=sha256,
+        extra_columns=table.extra_columns,
+        blank_lines_skipped=table.blank_lines_skipped,
+    )
+
+
+def split_rows(
+    original: pd.DataFrame,
+    typed: pd.DataFrame,
+    not_a_number: pd.DataFrame,
+    structural: pd.DataFrame,
+    *,
+    source: str,
+    sha256: str,
+    extra_columns: list[str],
+    blank_lines_skipped: int = 0,
+) -> IngestResult:
+    """Clean frame, quarantine (original values + reasons) and summary, from any input format.
+
+    `original` holds each row as read (with its `line`), `typed` the numbers, `not_a_number`
+    the cells whose value is not a number, `structural` (index, reason) pairs found before the
+    value rules.
+    """
+    text = original
     # Value rules only judge rows that are structurally sound: a copy or a ragged line would
     # otherwise drag its original into a uniqueness failure and bury its one real reason.
     sound = ~text.index.isin(structural["index"])
-    typed, not_a_number = _coerce_numbers(text)
     values = pd.concat(
         [_hard_failures(typed[sound]), _not_a_number_reasons(not_a_number[sound])],
         ignore_index=True,
@@ -324,15 +368,23 @@ def validate_table(table: RawTable, source: str, sha256: str) -> IngestResult:
         rows_quarantined=len(quarantine),
         hard_rule_counts=hard_counts,
         soft_rule_counts=_soft_counts(clean),
-        extra_columns=table.extra_columns,
-        blank_lines_skipped=table.blank_lines_skipped,
+        extra_columns=extra_columns,
+        blank_lines_skipped=blank_lines_skipped,
     )
     return IngestResult(clean=clean, quarantine=quarantine, summary=summary)
 
 
 def read_and_validate(path: Path) -> IngestResult:
-    """Read `path` and apply the contract; raises FileLevelError before anything is written."""
+    """Read `path` and apply the contract; raises FileLevelError before anything is written.
+
+    A Parquet file (recognised by its magic bytes) goes through tasks/data/parquet_input.py:
+    same contract, same quarantine, same invariant.
+    """
     path = Path(path)
+    if is_parquet(path):
+        from tasks.data.parquet_input import read_and_validate_parquet  # it builds on this module
+
+        return read_and_validate_parquet(path)
     table = read_raw_table(path)
     return validate_table(table, source=str(path), sha256=table.sha256)
 

@@ -28,6 +28,8 @@ TAG_DATA_SHA = "data.sha256"
 TAG_CODE_VERSION = "code.version"
 TAG_GRID_CELL = "grid_cell"
 TAG_SYNTHETIC = "data.synthetic"
+TAG_CELL_STATUS = "ccseg.cell_status"
+TAG_CELL_FAILURE = "ccseg.cell_failure"
 MODEL_NAME_IN_RUN = "model"
 
 
@@ -128,18 +130,29 @@ def log_cell_run(
     cell_id: str,
     params: Mapping[str, object],
     metrics: Mapping[str, float],
+    failure: str | None = None,
 ) -> str:
-    """One child run for one grid cell: its params, metrics and `grid_cell` tag; returns its id."""
+    """One child run for one grid cell: its params, metrics and `grid_cell` tag; returns its id.
+
+    A cell that could not be fitted is a FAILED run with its reason in `ccseg.cell_failure`.
+    """
     point_mlflow_at(context.tracking_uri)
+    tags = {TAG_GRID_CELL: cell_id, TAG_CELL_STATUS: "failed" if failure else "fitted"}
+    if failure:
+        tags[TAG_CELL_FAILURE] = failure
     with (
         _cell_run_gate,
         mlflow.start_run(
             experiment_id=context.experiment_id,
             run_name=cell_id,
             parent_run_id=context.parent_run_id,
-            tags={TAG_GRID_CELL: cell_id},
+            tags=tags,
         ) as run,
     ):
+        if failure:
+            mlflow.log_params({k: str(v) for k, v in params.items()})
+            mlflow.end_run(status="FAILED")
+            return run.info.run_id
         mlflow.log_params({k: str(v) for k, v in params.items()})
         mlflow.log_metrics(clean_metrics(metrics))
         return run.info.run_id

@@ -226,13 +226,13 @@ def silhouette_figure(
     centres: list[float] = []
     labels_shown: list[str] = []
     for segment in sorted(s for s in colours if s != NOISE_SEGMENT):
-        ordered = np.sort(values[codes == segment])
+        ordered = np.sort(values[(codes == segment) & ~np.isnan(values)])  # NaN: not sampled
         top = bottom + len(ordered)
         ax.fill_betweenx(np.arange(bottom, top), 0, ordered, color=colours[segment], lw=0)
         centres.append((bottom + top) / 2)
         labels_shown.append(names[segment].name)
         bottom = top + gap
-    mean = float(values[codes != NOISE_SEGMENT].mean())
+    mean = float(np.nanmean(values[codes != NOISE_SEGMENT]))
     ax.axvline(mean, color="red", ls="--", label=f"mean silhouette, all customers: {mean:.2f}")
     ax.set_yticks(centres, labels_shown, fontsize=9)
     ax.set_xlabel("silhouette (1: well inside its segment, 0: on a border, <0: closer to another)")

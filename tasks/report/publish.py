@@ -33,6 +33,7 @@ from tasks.retries import retry_unless_user_error
 from tasks.segmentation.algorithms import ALGORITHMS
 from tasks.segmentation.assignments import write_table
 from tasks.segmentation.features import FEATURE_SETS
+from tasks.segmentation.finalists import universe
 from tasks.segmentation.grid import FinalistSpec, GridSpec
 from tasks.segmentation.nesting import next_k_labels
 from tasks.segmentation.reference import reference_space
@@ -79,10 +80,15 @@ def report_inputs(
     )
     space = np.asarray(chosen.result.pipeline[:-1].transform(ingest.clean), dtype=float)
     labels = pd.Series(chosen.result.labels, name="segment")
-    assigned = labels.to_numpy() >= 0
+    # Per-customer silhouettes cost n^2 distances: on a fixed sample of at most max_rows
+    # customers (NaN for the others); every customer when there are fewer (the real file).
+    measured = np.zeros(len(labels), dtype=bool)
+    measured[universe(len(labels), finalist_spec.max_rows, 0)] = True
+    assigned = (labels.to_numpy() >= 0) & measured
     silhouettes = np.full(len(labels), np.nan)
     if len(np.unique(labels[assigned])) >= 2:
         silhouettes[assigned] = silhouette_samples(space[assigned], labels[assigned])
+    robustness_rows = universe(len(labels), finalist_spec.max_rows, chosen.cell.seed)
     return ReportInputs(
         clean=ingest.clean,
         features=features,
@@ -102,7 +108,10 @@ def report_inputs(
         finalists=selection.finalists,
         segment_jaccard=segment_jaccard,
         robustness=robustness(
-            chosen.cell, ingest.clean, chosen.result.labels, n_init=finalist_spec.n_init
+            chosen.cell,
+            ingest.clean.iloc[robustness_rows],
+            chosen.result.labels[robustness_rows],
+            n_init=finalist_spec.n_init,
         ),
         splits=next_k_labels(
             chosen.cell,

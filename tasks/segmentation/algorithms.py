@@ -74,6 +74,9 @@ class Algorithm:
     stability_rows: int | None = None
     # Whether the seed changes the result (random starts); Ward and HDBSCAN are deterministic.
     seeded: bool = True
+    # O(n^2) fit: fitted on at most ScaleSpec.bounded_fit_rows customers, the rest labelled by
+    # their nearest training row (so the saved model never holds more rows than that).
+    bounded_fit: bool = False
 
     def resolve(self, params: Mapping[str, object]) -> dict[str, ParamValue]:
         """Every parameter with its default filled in; an unknown or bad one is a ParameterError."""
@@ -163,6 +166,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "Hierarchical: shows how segments nest as k grows; no random start.",
             stability_rows=SUBSAMPLED_STABILITY_ROWS,
             seeded=False,
+            bounded_fit=True,
         ),
         Algorithm(
             "hdbscan",
@@ -175,6 +179,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "Density-based: finds its own number of segments and names outliers as noise.",
             stability_rows=SUBSAMPLED_STABILITY_ROWS,
             seeded=False,
+            bounded_fit=True,
         ),
     )
 }

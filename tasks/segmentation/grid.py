@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.errors import ParameterError
 from tasks.segmentation.algorithms import ALGORITHMS, ParamValue, get_algorithm
 from tasks.segmentation.features import FEATURE_SETS, get_feature_set
+from tasks.segmentation.scale import ScaleSpec
 
 MIN_STABILITY_RESAMPLES = 10
 MIN_SILHOUETTE_SAMPLE = 100
@@ -168,6 +169,8 @@ class GridSpec(_Spec):
     stability_resamples: int = MIN_STABILITY_RESAMPLES
     silhouette_sample_size: int = 5_000
     finalists: FinalistSpec = Field(default_factory=FinalistSpec)
+    # Sizes above which the grid samples and bounds its fits (tasks/segmentation/scale.py).
+    scale: ScaleSpec = Field(default_factory=ScaleSpec)
 
     @field_validator("feature_sets")
     @classmethod

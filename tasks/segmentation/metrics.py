@@ -31,6 +31,8 @@ METRIC_DOCS: dict[str, str] = {
     "stability_ari": "mean ARI between the full fit and refits on bootstrap resamples (the grid's "
     "screen; finalists are re-measured with 50 or more)",
     "stability_ari_std": "standard deviation of those ARIs",
+    "fit_rows": "customers the model was fitted on (fewer than the frame for Ward and HDBSCAN "
+    "above ScaleSpec.bounded_fit_rows: their fit grows as n^2)",
     "fit_seconds": "wall time of the full fit of the pipeline (features + model)",
     "cell_seconds": "wall time of the whole cell: fit, metrics and stability refits",
     "degenerate": "1 when fewer than two segments were found: the cell is unusable",

@@ -97,6 +97,9 @@ ROWS: dict[str, Row] = {
     "dask_scheduler_absent": Row(
         ["run", "--dask-address", "tcp://127.0.0.1:{closed}"], "no Dask scheduler answers"
     ),
+    "dask_setting_scheduler_absent": Row(
+        ["run"], "no Dask scheduler answers", {"CCSEG_DASK_ADDRESS": "tcp://127.0.0.1:{closed}"}
+    ),
     "grid_unknown_feature_set": Row(
         ["run", "--grid", '{"feature_sets": ["vibes"], "algorithms": []}'], "vibes"
     ),
