@@ -18,6 +18,7 @@ from chatbot.prompting import (
     GAP_MARKER,
     build_prompt,
     build_system_prompt,
+    collapse_blanks,
     estimate_tokens,
     normalize_whitespace,
     trim_page_text,
@@ -100,6 +101,15 @@ def test_normalized_text_keeps_words_and_no_redundant_blanks(text):
     assert normalized.split() == text.split()  # every word, in order, nothing else
     assert not re.search(r"[\t\f\v\u00a0\r]| {2}|\n{3}", normalized)
     assert all(line == line.strip() for line in normalized.split("\n"))
+
+
+# The single regular expression blanks were collapsed with before the faster str.replace path.
+_REFERENCE_BLANKS = re.compile(r"[ \t\f\v\u00a0]{2,}|[\t\f\v\u00a0]")
+
+
+@given(st.text(alphabet="ab \t\f\v\u00a0\u2003\r\n", max_size=80))
+def test_blank_collapsing_matches_the_reference_expression(text):
+    assert collapse_blanks(text) == _REFERENCE_BLANKS.sub(" ", text)
 
 
 def test_injected_page_text_stays_inside_the_page_block_upstream(fake, client, api):
