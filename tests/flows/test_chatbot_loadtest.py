@@ -4,9 +4,9 @@ Prefect API and MLflow store; short steps, every result checked from outside."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+import psutil
 import pytest
 from mlflow import MlflowClient
 
@@ -20,18 +20,8 @@ SHORT_RAMP += ["--model-latency-p99-ms", "100", "--refusal-p99-ms", "1000", "--s
 
 
 def children() -> set[int]:
-    """Processes whose parent is this test process (from /proc: the machine is shared)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            # The command may hold spaces and parentheses: the fields after its last ")" are fixed.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
-                found.add(int(entry))
-    return found
+    """Processes whose parent is this test process (psutil reads /proc: the machine is shared)."""
+    return {child.pid for child in psutil.Process().children()}
 
 
 @pytest.fixture

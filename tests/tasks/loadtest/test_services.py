@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from core.errors import ParameterError
@@ -37,18 +38,8 @@ def alive(pid: int) -> bool:
 
 
 def children() -> set[int]:
-    """Processes whose parent is this test process (from /proc: the machine is shared)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            # The command may hold spaces and parentheses: the fields after its last ")" are fixed.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
-                found.add(int(entry))
-    return found
+    """Processes whose parent is this test process (psutil reads /proc: the machine is shared)."""
+    return {child.pid for child in psutil.Process().children()}
 
 
 def ask(client: httpx.Client, session: str, address: str) -> int:
