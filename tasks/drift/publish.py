@@ -25,12 +25,7 @@ from prefect.events import emit_event
 
 from core.settings import DriftSettings
 from tasks.drift.check import VERDICTS, DriftResult, check_drift
-from tasks.mlops.champion import (
-    CHAMPION,
-    current_champion,
-    load_segment_model,
-    loads_in_this_format,
-)
+from tasks.mlops.champion import loadable_champion
 from tasks.mlops.tracking import point_mlflow_at
 from tasks.model.segment_model import SegmentModel
 
@@ -164,9 +159,11 @@ def check_batch_drift(
     tracking_uri: str,
     run_id: str,
     source: str,
+    scored: pd.DataFrame | None = None,
 ) -> DriftResult:
-    """Check `batch` against the model's reference and publish the verdict everywhere."""
-    result = check_drift(model, batch, settings)
+    """Check `batch` against the model's reference and publish the verdict everywhere
+    (`scored`: the model's output for `batch`, when the caller has it)."""
+    result = check_drift(model, batch, settings, scored)
     png = drift_figure(result, settings) if result.features else None
     log_to_mlflow(tracking_uri, run_id, result, png)
     publish_artifacts(result, batch_path, png)
@@ -190,11 +187,10 @@ def check_drift_against_champion(
     source `segmentation`: a retraining run reports its drift but never triggers another.
     """
     point_mlflow_at(tracking_uri)
-    champion = current_champion(model_name)
-    if champion is None or not loads_in_this_format(champion):
-        print("drift: no champion to compare with yet")
+    model = loadable_champion(model_name, "checked for drift")
+    if model is None:
+        print("drift: no champion to compare with")
         return None
-    model = load_segment_model(f"models:/{model_name}@{CHAMPION}").get_raw_model()
     return check_batch_drift.fn(
         model, batch, batch_path, settings, tracking_uri, run_id, "segmentation"
     )

@@ -19,6 +19,7 @@ from core.errors import ParameterError
 from schemas.columns import CUST_ID
 from tasks.mlops.model_logging import MODEL_FORMAT, MODEL_FORMAT_TAG
 from tasks.mlops.tracking import point_mlflow_at
+from tasks.model.segment_model import SegmentModel
 from tasks.retries import retry_unless_user_error
 from tasks.segmentation.evaluation import evaluate_model
 
@@ -71,6 +72,21 @@ def loads_in_this_format(version) -> bool:
 PREVIOUS_CHUNK_ROWS = 250_000
 
 
+def loadable_champion(model_name: str, skipped: str) -> SegmentModel | None:
+    """The current champion's raw model, or None when there is none, it is in an older format,
+    or its files cannot be loaded: promotion replaces such a champion, so callers go on
+    (`skipped` completes "previous champion vN not ...: reason" for the user)."""
+    champion = current_champion(model_name)
+    if champion is None or not loads_in_this_format(champion):
+        return None
+    try:
+        model = load_segment_model(f"models:/{model_name}@{CHAMPION}")
+    except ParameterError as exc:
+        print(f"previous champion v{champion.version} not {skipped}: {exc}")
+        return None
+    return model.get_raw_model()
+
+
 @task(
     name="previous-champion-assignments",
     cache_policy=NO_CACHE,
@@ -82,17 +98,11 @@ def previous_assignments(model_name: str, clean: pd.DataFrame) -> pd.Series | No
 
     Read before promotion, so the report can say how many customers changed segment.
     """
-    champion = current_champion(model_name)
-    if champion is None or not loads_in_this_format(champion):
-        return None
-    try:
-        model = load_segment_model(f"models:/{model_name}@{CHAMPION}")
-    except ParameterError as exc:  # promotion replaces an unloadable champion; say so, go on
-        print(f"previous champion v{champion.version} not compared: {exc}")
+    raw = loadable_champion(model_name, "compared")
+    if raw is None:
         return None
     # The raw model, in chunks: the pyfunc wrapper's per-element input check costs ~16 us a
     # row (minutes at millions of customers) and the clean frame is already typed.
-    raw = model.get_raw_model()
     names = [
         raw.predict(clean.iloc[start : start + PREVIOUS_CHUNK_ROWS])
         for start in range(0, len(clean), PREVIOUS_CHUNK_ROWS)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
 
 from core.errors import ParameterError
+from core.settings import DriftSettings
+from tasks.drift.publish import check_drift_against_champion
 from tasks.mlops.champion import (
     ModelCheckError,
     evaluate_registered,
@@ -49,6 +52,28 @@ def test_a_champion_whose_files_are_gone_gives_no_previous_assignments(
 
     assert previous_assignments.fn(store.model_name, training[1]) is None
     assert f"previous champion v{version} not compared: cannot load" in capsys.readouterr().out
+
+
+def test_a_champion_whose_files_are_gone_is_skipped_by_the_drift_check_not_fatal(
+    store, register, training, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    version = register()
+    source = store.client.get_model_version(store.model_name, version).source
+    model = store.client.get_logged_model(source.removeprefix("models:/"))
+    shutil.rmtree(mlflow.artifacts.download_artifacts(model.artifact_location))
+
+    result = check_drift_against_champion.fn(
+        store.model_name,
+        training[1],
+        tmp_path / "batch.csv",
+        DriftSettings(),
+        store.tracking_uri,
+        "unused-run-id",
+    )
+
+    assert result is None
+    out = capsys.readouterr().out
+    assert f"previous champion v{version} not checked for drift: cannot load" in out
 
 
 def test_previous_assignments_are_the_champions_names_per_customer(
