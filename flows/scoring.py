@@ -115,6 +115,7 @@ def scoring(data_path: Path, output_path: Path, model_uri: str | None = None) ->
             settings.tracking_uri,
             run.info.run_id,
             "scoring",
+            scored=table,
         )
     drift_path = write_drift_json(drift, Path(data_path), outputs.drift)
     return ScoringSummary(

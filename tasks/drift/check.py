@@ -29,7 +29,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
 
 from core.settings import DriftSettings
-from tasks.model.segment_model import SegmentModel, check_rows
+from tasks.model.segment_model import SegmentModel
 
 Verdict = Literal["none", "warn", "drift"]
 VERDICTS: tuple[Verdict, ...] = ("none", "warn", "drift")
@@ -170,8 +170,14 @@ def compare_distances(
     }
 
 
-def check_drift(model: SegmentModel, batch: pd.DataFrame, settings: DriftSettings) -> DriftResult:
-    """Compare `batch` (rows as scoring takes them) with `model.card["reference"]`.
+def check_drift(
+    model: SegmentModel,
+    batch: pd.DataFrame,
+    settings: DriftSettings,
+    scored: pd.DataFrame | None = None,
+) -> DriftResult:
+    """Compare `batch` (rows as scoring takes them) with `model.card["reference"]`; `scored`,
+    when given, is the model's output for `batch` (row for row) and saves predicting it again.
 
     A batch too small to judge (fewer than `settings.min_rows`, empty included) gets verdict
     `none` with `checked` false and the reason: retraining on a handful of rows would be worse
@@ -189,11 +195,12 @@ def check_drift(model: SegmentModel, batch: pd.DataFrame, settings: DriftSetting
         what = "the batch is empty" if rows == 0 else f"{rows:,} row(s)"
         reason = f"{what}: fewer than the {settings.min_rows} a drift check needs"
         return DriftResult("none", False, rows, [reason], thresholds=thresholds)
-    checked_rows = check_rows(batch)
-    described = model.describe(checked_rows)
+    described = model.describe(batch)
     features = compare_features(reference, described, settings)
     shares = compare_shares(reference, described, model.segment_names or {}, settings)
-    distances = model.predict(checked_rows)["distance"].to_numpy(dtype=float)
+    # A scoring run has just predicted the batch: its distances are reused, not recomputed.
+    assigned = scored if scored is not None else model.predict(batch)
+    distances = assigned["distance"].to_numpy(dtype=float)
     far = compare_distances(reference, distances, settings)
     reasons = _reasons(features, shares, far, settings)
     statuses = [f["status"] for f in features.values()] + [shares["status"], far["status"]]

@@ -91,6 +91,19 @@ def test_customers_far_from_every_segment_are_counted(model: SegmentModel, train
     assert result.verdict == "drift"
 
 
+def test_distances_a_scoring_run_already_has_are_used_as_given(
+    model: SegmentModel, training
+) -> None:
+    batch = training.head(200)
+    scored = model.predict(batch)
+    scored["distance"] = scored["distance"] * 50  # as if every customer were far away
+
+    result = check_drift(model, batch, SETTINGS, scored=scored)
+
+    assert result.far_from_centre["status"] == "drift"
+    assert check_drift(model, batch, SETTINGS).far_from_centre["status"] == "none"
+
+
 def test_a_batch_of_one_row_is_not_judged_and_says_why(model: SegmentModel, training) -> None:
     result = check_drift(model, training.head(1), SETTINGS)
 
