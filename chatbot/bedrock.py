@@ -70,6 +70,9 @@ def make_boto3_client(
         retries={"mode": "standard", "total_max_attempts": 1},
         tcp_keepalive=True,
         user_agent_extra="ccseg-chatbot",
+        # The request is built here from fields the API has already validated; botocore's
+        # per-call walk of it against the service model only costs time on every question.
+        parameter_validation=False,
     )
     return (session or boto3.session.Session()).client("bedrock-runtime", config=config)
 

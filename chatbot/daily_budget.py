@@ -24,6 +24,7 @@ from chatbot.errors import BudgetExhausted
 from chatbot.observability import ChatMetrics, log_event
 
 logger = logging.getLogger("chatbot.budget")
+SECONDS_PER_DAY = 86_400
 
 
 def seconds_to_utc_midnight(now: float) -> int:
@@ -50,10 +51,19 @@ class DailyTokenBudget:
         self._metrics = metrics
         self._clock = clock
         self._warned_on: str | None = None
+        self._day: tuple[int, str] = (-1, "")
         metrics.daily_tokens_limit.set(limit_tokens)
 
     def _today(self) -> str:
-        return datetime.fromtimestamp(self._clock(), UTC).date().isoformat()
+        # POSIX time has exactly 86,400 s a UTC day, so the day number names the date; the
+        # date is formatted once a day instead of twice a question.
+        number = int(self._clock() // SECONDS_PER_DAY)
+        if number != self._day[0]:
+            self._day = (
+                number,
+                datetime.fromtimestamp(number * SECONDS_PER_DAY, UTC).date().isoformat(),
+            )
+        return self._day[1]
 
     async def check(self) -> None:
         """Raise BudgetExhausted (Retry-After: until midnight UTC) when nothing is left today."""

@@ -228,7 +228,10 @@ class JsonBodyGuardMiddleware:
             return
         started = time.monotonic()
         try:
-            body = await asyncio.wait_for(self._read_body(receive), self.body_read_timeout_seconds)
+            # A timeout scope, not wait_for: no extra task and loop turns for a body that is
+            # usually already buffered.
+            async with asyncio.timeout(self.body_read_timeout_seconds):
+                body = await self._read_body(receive)
         except TimeoutError:
             self.metrics.slow_clients.labels("body").inc()
             await send_error(send, RequestTimeout(), request_id, close=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from itertools import repeat
+from operator import contains
 
 from chatbot.models import MAX_MESSAGE_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS, ChatRequest
 
@@ -86,6 +88,20 @@ def _question_terms(question: str) -> set[str]:
     return {term.casefold() for term in _TERM.findall(question)}
 
 
+def _line_ranks(lines: list[str], question: str) -> list[int]:
+    """Sort keys: more of the question's words first, then page order (one int per line).
+
+    One C-level `map` per question word over all lines instead of a Python loop per line: on a
+    22,000-character page this ranking was most of the cost of trimming.
+    """
+    terms = _question_terms(question)
+    folded = [line.casefold() for line in lines]
+    hits = [map(contains, folded, repeat(term)) for term in terms]
+    scores = map(sum, zip(*hits, strict=True)) if hits else repeat(0)
+    count = len(lines)
+    return [index - score * count for index, score in zip(range(count), scores, strict=False)]
+
+
 def trim_page_text(text: str, question: str, token_budget: int) -> str:
     """Keep the page text within the budget, preferring the lines that mention the question.
 
@@ -97,10 +113,7 @@ def trim_page_text(text: str, question: str, token_budget: int) -> str:
     if len(text) <= budget_chars:
         return text
     lines = [line for line in text.split("\n") if line]
-    terms = _question_terms(question)
-    folded = [line.casefold() for line in lines]
-    scores = [sum(map(line.__contains__, terms)) for line in folded]
-    ranked = sorted(range(len(lines)), key=lambda index: (-scores[index], index))
+    ranked = sorted(range(len(lines)), key=_line_ranks(lines, question).__getitem__)
     kept: set[int] = set()
     used = 0
     for index in ranked:

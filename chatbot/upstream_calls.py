@@ -70,6 +70,20 @@ def log_upstream_failure(
     )
 
 
+async def _within(
+    attempt_once: Callable[[Attempt], Awaitable[T]], attempt: Attempt, seconds: float
+) -> T:
+    """The attempt, or TimeoutError after `seconds`; with no time left it never starts.
+
+    A timeout scope in the calling task rather than `wait_for`, which runs the attempt in a
+    task of its own and costs extra event-loop turns on the way to the thread and back.
+    """
+    if seconds <= 0:
+        raise TimeoutError
+    async with asyncio.timeout(seconds):
+        return await attempt_once(attempt)
+
+
 class UpstreamCalls:
     """Runs a question's attempts; the only place that feeds the breaker and the model router."""
 
@@ -143,9 +157,7 @@ class UpstreamCalls:
                 attempt = Attempt(number, choice.model_id)
                 started = time.perf_counter()
                 try:
-                    result = await asyncio.wait_for(
-                        attempt_once(attempt), max(deadline.remaining(), 0)
-                    )
+                    result = await _within(attempt_once, attempt, deadline.remaining())
                 except ChatError:
                     raise  # admission refused: no call was made
                 except TimeoutError:
