@@ -18,6 +18,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from chatbot.write_coalescing import WriteCoalescingTransport
+
 # How much later than the API's 408 the connection-level body timer closes a connection, so the
 # API route answers with its JSON 408 first.
 BODY_BACKSTOP_GRACE_SECONDS = 1.0
@@ -54,6 +56,8 @@ class SlowClientGuardProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        # Set after uvicorn's own set-up, so its flow control pauses the real transport.
+        self.transport = WriteCoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         self._arm("headers", self.header_timeout_seconds)
 
     def on_message_begin(self) -> None:
