@@ -49,7 +49,7 @@ from tasks.mlops.run_record import (
     mark_model_development,
     record_decision,
 )
-from tasks.mlops.tracking import TrackingContext, code_version, configure_tracking, source_hash
+from tasks.mlops.tracking import TrackingContext, code_version, configure_tracking
 from tasks.model.segment_model import SegmentModel
 from tasks.profiling.segment_description import describe_segments
 from tasks.report.publish import publish_outputs
@@ -177,7 +177,7 @@ def _segment(
     cells, skipped = cells_for_rows(cells, sample.rows)
     if skipped:
         print(skipped)
-    features = engineer_features_task(ingest.clean, ingest.summary.sha256, source_hash())
+    features = engineer_features_task(ingest.clean)
     version = code_version()
 
     experiment_id = configure_tracking(
@@ -225,6 +225,7 @@ def _segment(
                 labels[i],
                 grid.finalists,
                 grid.silhouette_sample_size,
+                grid.scale.bounded_fit_rows,
             )
             for i in finalist_ids
         ]

@@ -26,6 +26,7 @@ from tasks.mlops.run_logging import CHOSEN_CELL_TAG
 from tasks.mlops.run_record import (
     ASSIGNMENTS_PATH,
     DECISION,
+    LEGACY_ASSIGNMENTS_PATH,
     PROMOTED,
     PROMOTION,
     SEGMENT_NAME,
@@ -151,11 +152,18 @@ def run_record(run: Run) -> RunRecord:
 
 def load_assignments(tracking_uri: str, run_id: str) -> pd.Series | None:
     """A run's CUST_ID -> segment name, or None when the run has no such file."""
-    try:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=ASSIGNMENTS_PATH, tracking_uri=tracking_uri
-        )
-    except (MlflowException, OSError):
-        return None
-    frame = pd.read_csv(path, dtype={CUST_ID: str, SEGMENT_NAME: str}, keep_default_na=False)
-    return frame.set_index(CUST_ID)[SEGMENT_NAME]
+    for artifact_path in (ASSIGNMENTS_PATH, LEGACY_ASSIGNMENTS_PATH):
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=artifact_path, tracking_uri=tracking_uri
+            )
+        except (MlflowException, OSError):
+            continue
+        if artifact_path == ASSIGNMENTS_PATH:
+            frame = pd.read_parquet(path).astype({CUST_ID: str, SEGMENT_NAME: str})
+        else:
+            frame = pd.read_csv(
+                path, dtype={CUST_ID: str, SEGMENT_NAME: str}, keep_default_na=False
+            )
+        return frame.set_index(CUST_ID)[SEGMENT_NAME]
+    return None

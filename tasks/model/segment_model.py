@@ -49,6 +49,8 @@ UTILISATION_CAP = 1.5
 PAYMENTS_TO_MINIMUM_CAP = 50.0
 MINIMUM_PAYMENT_BANDS = 10  # balance deciles: enough to follow the trend, each with ~860 customers
 # Levels of the reference quantiles: deciles for drift bins, plus the tails where drift shows first.
+# `describe` summarises at most this many rows (a seeded sample above; see its docstring).
+DESCRIBE_MAX_ROWS = 1_000_000
 QUANTILE_LEVELS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 
 PER_MONTH_SOURCES: dict[str, str] = {
@@ -208,9 +210,10 @@ class FeatureEngineer(BaseEstimator, TransformerMixin):
 
     def impute(self, X: pd.DataFrame) -> pd.DataFrame:
         """The numeric clean columns with both nullable ones filled, plus the two missing flags."""
-        return pd.DataFrame(self._impute_arrays(X))
+        return pd.DataFrame(self.impute_arrays(X))
 
-    def _impute_arrays(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    def impute_arrays(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """`impute` as plain arrays, by column name."""
         # Plain arrays: this runs on every stability refit, where pandas overhead dominated.
         _check_columns(X)
         raw = {c: X[c].to_numpy(dtype="float64", copy=True) for c in NUMERIC_COLUMNS}
@@ -227,7 +230,7 @@ class FeatureEngineer(BaseEstimator, TransformerMixin):
         return raw
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        raw = self._impute_arrays(X)
+        raw = self.impute_arrays(X)
         available = {**raw, **derive(raw)}
         columns = list(self.columns or ENGINEERED_COLUMNS)
         selected = {c: available[c].astype("float64") for c in columns}
@@ -397,13 +400,19 @@ class SegmentModel(BaseEstimator):
             scored[PROBABILITY] = posterior[np.arange(len(labels)), labels]
         return scored
 
-    def describe(self, X: pd.DataFrame) -> dict[str, object]:
+    def describe(self, X: pd.DataFrame, max_rows: int | None = None) -> dict[str, object]:
         """Statistics of a batch, comparable with `card["reference"]` (made by this on training).
 
         Per input column and per model feature: missing share, mean, std and the quantiles at
         QUANTILE_LEVELS; the share of rows in each segment; the distances' quantiles and 99th
-        percentile. A drift check computes these on new data and compares.
+        percentile. A drift check computes these on new data and compares. Above `max_rows`
+        (default DESCRIBE_MAX_ROWS) rows, of a fixed seeded sample of that many: quantiles of a
+        million rows are exact to a fraction of a percentile, and describing 10M rows held three
+        more copies of them (features, scores) in memory.
         """
+        limit = DESCRIBE_MAX_ROWS if max_rows is None else max_rows
+        if len(X) > limit:
+            X = X.iloc[np.sort(np.random.default_rng(0).choice(len(X), limit, replace=False))]
         rows = check_rows(X)
         scored = self.predict(rows)
         features = self.features(rows)

@@ -83,13 +83,18 @@ def _check_aligned(clean: pd.DataFrame, features: pd.DataFrame, labels: pd.Serie
         raise ValueError("features.CUST_ID does not follow clean.CUST_ID row for row")
 
 
+def _more_than_two_values(column: pd.Series) -> bool:
+    # The first rows settle it for any continuous column; hashing 10M values took 4 s a column.
+    return len(pd.unique(column.to_numpy()[:10_000])) > 2 or column.nunique() > 2
+
+
 def skewed_columns(frame: pd.DataFrame) -> list[str]:
     """Non-negative, non-binary columns with a long right tail: z-scored on the log1p scale."""
     skew = frame.skew()
     return [
         c
         for c in frame.columns
-        if skew[c] > SKEW_FOR_LOG and frame[c].min() >= 0 and frame[c].nunique() > 2
+        if skew[c] > SKEW_FOR_LOG and frame[c].min() >= 0 and _more_than_two_values(frame[c])
     ]
 
 
@@ -99,9 +104,10 @@ def _zscores(frame: pd.DataFrame, grouping: np.ndarray) -> pd.DataFrame:
     Heavily skewed amounts are log1p-ed first: on the raw scale a few extreme customers set the
     mean and the std, and a segment whose typical member differs sharply would score near 0.
     """
-    frame = frame.copy()
-    logged = skewed_columns(frame)
-    frame[logged] = np.log1p(frame[logged])
+    logged = set(skewed_columns(frame))
+    frame = pd.DataFrame(  # a new frame of the same columns, only the logged ones computed anew
+        {c: np.log1p(frame[c]) if c in logged else frame[c] for c in frame.columns}
+    )
     std = frame.std(ddof=0).replace(0.0, np.nan)
     z = (frame.groupby(grouping).mean() - frame.mean()) / std
     return z.fillna(0.0)
@@ -147,16 +153,25 @@ def _distinguishing(
     return result
 
 
+def _positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` indexed 0..n-1 (labels are positional), copied only when it is not already."""
+    if isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1:
+        return frame
+    return frame.reset_index(drop=True)
+
+
 def profile_segments(
     clean: pd.DataFrame, features: pd.DataFrame, labels: pd.Series
 ) -> SegmentProfiles:
     """Profile every segment of `labels` on raw columns, engineered features and traits."""
     _check_aligned(clean, features, labels)
     grouping = np.asarray(labels, dtype=np.int64)
-    raw = clean[list(NUMERIC_COLUMNS)].astype("float64").reset_index(drop=True)
-    engineered = features[numeric_feature_columns(features)].astype("float64")
-    engineered = engineered.reset_index(drop=True)
-    traits = behaviour_traits(clean.reset_index(drop=True))
+    # One float copy of each table, no more (10M customers: each copy of `engineered` is 2 GB).
+    raw = _positional(clean[list(NUMERIC_COLUMNS)].astype("float64", copy=False))
+    engineered = _positional(
+        features[numeric_feature_columns(features)].astype("float64", copy=False)
+    )
+    traits = behaviour_traits(_positional(clean))
     counts = pd.Series(grouping).value_counts().sort_index()
     sizes = pd.DataFrame({"n": counts.astype("int64"), "share": counts / counts.sum()})
     feature_medians = engineered.groupby(grouping).median()
@@ -164,6 +179,7 @@ def profile_segments(
     feature_zscores = _zscores(engineered, grouping)
     statistic = statistics(engineered)
     values, population_values = _summary(engineered, grouping, statistic)
+    nonzero = engineered > 0
     return SegmentProfiles(
         sizes=sizes,
         raw_medians=raw.groupby(grouping).median(),
@@ -182,8 +198,8 @@ def profile_segments(
         feature_statistic=statistic,
         feature_values=values,
         population_feature_values=population_values,
-        feature_nonzero=(engineered > 0).groupby(grouping).mean(),
-        population_feature_nonzero=(engineered > 0).mean(),
+        feature_nonzero=nonzero.groupby(grouping).mean(),
+        population_feature_nonzero=nonzero.mean(),
     )
 
 

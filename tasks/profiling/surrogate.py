@@ -18,6 +18,9 @@ from tasks.profiling.profiles import numeric_feature_columns
 
 RULES_PER_SEGMENT = 2
 MIN_EXTRA_COVERAGE = 0.10  # a second rule for a sliver of the segment only adds noise
+# Trees are fitted on at most this many customers (a seeded sample; 1,000,000 rows took 11 s);
+# fidelity, support and coverage are then counted on every customer.
+SURROGATE_FIT_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,21 @@ def _leaf_paths(tree: DecisionTreeClassifier, names: list[str]) -> dict[int, str
     return paths
 
 
-def _matrix(features: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _matrix(features: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """The numeric features as one float array, filled in place (select, cast and two fills
+    each copied the frame: 8 GB at 10M customers)."""
     columns = sorted(numeric_feature_columns(features))  # sorted: column order must not matter
     if not columns:
         raise ValueError("features has no numeric column to explain the segments with")
-    matrix = features[columns].astype("float64").reset_index(drop=True)
-    # Median fill keeps rules free of "missing goes left" clauses a reader cannot act on.
-    return matrix.fillna(matrix.median()).fillna(0.0), columns
+    values = np.empty((len(features), len(columns)), dtype="float64")
+    for position, column in enumerate(columns):
+        values[:, position] = features[column].to_numpy(dtype="float64")
+        missing = np.isnan(values[:, position])
+        if missing.any():
+            # Median fill keeps rules free of "missing goes left" clauses a reader cannot act on.
+            known = values[~missing, position]
+            values[missing, position] = float(np.median(known)) if len(known) else 0.0
+    return values, columns
 
 
 def _leaf_rules(
@@ -120,15 +131,27 @@ def _leaf_rules(
     return rules
 
 
+def fit_positions(n: int, seed: int) -> np.ndarray:
+    """The rows the trees learn from: all `n`, or a sorted seeded sample of SURROGATE_FIT_ROWS."""
+    if n <= SURROGATE_FIT_ROWS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, SURROGATE_FIT_ROWS, replace=False))
+
+
 def _one_vs_rest_rule(
-    matrix: pd.DataFrame, columns: list[str], labels: np.ndarray, segment: int, seed: int
+    values: np.ndarray,
+    columns: list[str],
+    labels: np.ndarray,
+    segment: int,
+    seed: int,
+    fit_at: np.ndarray,
 ) -> SegmentRule:
     target = labels == segment
     tree = DecisionTreeClassifier(
         max_depth=2, class_weight="balanced", random_state=seed, min_samples_leaf=5
-    ).fit(matrix.to_numpy(), target)
+    ).fit(values[fit_at], target[fit_at])
     paths = _leaf_paths(tree, columns)
-    leaf_of = tree.apply(matrix.to_numpy())
+    leaf_of = tree.apply(values)
     best: SegmentRule | None = None
     best_f1 = -1.0
     for leaf, text in sorted(paths.items()):
@@ -155,27 +178,32 @@ def _main_rules(rules: list[SegmentRule]) -> list[SegmentRule]:
 def explain_segments(
     features: pd.DataFrame, labels: pd.Series, max_depth: int | None = None, seed: int = 0
 ) -> SurrogateExplanation:
-    """Fit the surrogate tree (depth 3, or 4 past 6 segments) and write each segment's rules."""
-    matrix, columns = _matrix(features)
+    """Fit the surrogate tree (depth 3, or 4 past 6 segments) and write each segment's rules.
+
+    Above SURROGATE_FIT_ROWS customers the trees learn from a seeded sample; fidelity and each
+    rule's support, coverage and precision are still counted on every customer.
+    """
+    values, columns = _matrix(features)
     target = np.asarray(labels, dtype=np.int64)
-    if len(target) != len(matrix):
-        raise ValueError(f"features ({len(matrix)} rows) and labels ({len(target)}) differ")
+    if len(target) != len(values):
+        raise ValueError(f"features ({len(values)} rows) and labels ({len(target)}) differ")
     segments = sorted(set(target.tolist()))
     depth = max_depth if max_depth is not None else (3 if len(segments) <= 6 else 4)
-    min_leaf = max(5, len(target) // 200)  # no leaf for a handful of customers
+    fit_at = fit_positions(len(target), seed)
+    min_leaf = max(5, len(fit_at) // 200)  # no leaf for a handful of customers
     tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=min_leaf, random_state=seed)
-    tree.fit(matrix.to_numpy(), target)
-    fidelity = float((tree.predict(matrix.to_numpy()) == target).mean())
-    rules = _leaf_rules(
-        tree.apply(matrix.to_numpy()), target, _leaf_paths(tree, columns), "surrogate tree"
-    )
+    tree.fit(values[fit_at], target[fit_at])
+    fidelity = float((tree.predict(values) == target).mean())
+    rules = _leaf_rules(tree.apply(values), target, _leaf_paths(tree, columns), "surrogate tree")
     by_segment: dict[int, list[SegmentRule]] = {}
     for rule in sorted(rules, key=lambda r: (-r.support, r.text)):
         if rule.precision >= 0.5:  # a leaf where the segment is a minority does not define it
             by_segment.setdefault(rule.segment, []).append(rule)
     for segment in segments:
         if segment not in by_segment:
-            by_segment[segment] = [_one_vs_rest_rule(matrix, columns, target, segment, seed)]
+            by_segment[segment] = [
+                _one_vs_rest_rule(values, columns, target, segment, seed, fit_at)
+            ]
     importances = dict(zip(columns, tree.feature_importances_.astype(float).tolist(), strict=True))
     return SurrogateExplanation(
         fidelity=fidelity,

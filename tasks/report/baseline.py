@@ -79,8 +79,9 @@ def variance_explained(values: pd.Series, groups: np.ndarray) -> float:
     total = ((logged - logged.mean()) ** 2).sum()
     if total == 0:
         return 0.0
-    frame = pd.DataFrame({"v": logged, "g": groups})
-    within = frame.groupby("g")["v"].transform(lambda v: v - v.mean())
+    codes, _ = pd.factorize(np.asarray(groups))  # group means by bincount: no per-group Python
+    means = np.bincount(codes, weights=logged) / np.bincount(codes)
+    within = logged - means[codes]
     return float(1 - (within**2).sum() / total)
 
 
@@ -95,7 +96,8 @@ def compare_with_rule(
     """The rule, its agreement with the segments, and its separation in the two spaces the
     chosen model was scored in (the reference space and the model's own), measured the same way.
     """
-    features = features.reset_index(drop=True)
+    if not isinstance(features.index, pd.RangeIndex) or features.index.start != 0:
+        features = features.reset_index(drop=True)  # labels are positional (a copy: only if so)
     labels = np.asarray(labels, dtype=np.int64)
     rule = rule_groups(features)
     repayment = repayment_groups(features)

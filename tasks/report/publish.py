@@ -21,6 +21,7 @@ from sklearn.metrics import silhouette_samples
 from core.settings import EconomicsSettings
 from tasks.data.ingest import IngestResult
 from tasks.data.source import DataSource
+from tasks.mlops.batch_scoring import score_in_chunks
 from tasks.mlops.cell_runs import CellOutcome
 from tasks.mlops.registry import Promotion
 from tasks.mlops.tracking import TAG_CODE_VERSION, TAG_DATA_SHA, TAG_FLOW_RUN
@@ -164,8 +165,8 @@ def publish_outputs(
 ) -> Published:
     """Build the report, write the segment table, log both; publish a Prefect summary artifact.
 
-    The segment table is `model.predict` on the clean rows: what scoring with the registered
-    model answers, names included.
+    The segment table is `model.predict` on the clean rows (in chunks, so memory does not grow
+    with the portfolio): what scoring with the registered model answers, names included.
     """
     parent = mlflow.active_run()
     tags = parent.data.tags if parent is not None else {}
@@ -194,7 +195,7 @@ def publish_outputs(
     report = build_report(inputs)
     _check_names(report, model)
     report_path = write_report(report, reports_dir)
-    segments_path = write_table(model.predict(ingest.clean), out / "segments.csv")
+    segments_path = write_table(score_in_chunks(model, ingest.clean), out / "segments.csv")
     mlflow.log_artifacts(str(report_path.parent), REPORT_ARTIFACT_DIR)
     mlflow.log_artifact(str(segments_path), "segments")
     create_markdown_artifact(

@@ -8,7 +8,9 @@ at least 50 times: stability becomes a mean with a confidence interval, and each
 own stability (the Jaccard index of its best match in each resample, Hennig 2007).
 
 Resamples and refits use at most `max_rows` customers (a fixed seeded subsample beyond that), so
-the cost is bounded whatever the size of the portfolio.
+the cost is bounded whatever the size of the portfolio; Ward and HDBSCAN, whose fits grow as n^2,
+at most `bounded_fit_rows` (the grid's own bound): Ward on 20,000 rows holds a 1.6 GB distance
+matrix, twice over while it builds the tree.
 """
 
 from __future__ import annotations
@@ -143,11 +145,15 @@ def evaluate_finalist(
     spec: FinalistSpec,
     silhouette_sample_size: int,
     max_threads: int | None = 1,
+    bounded_fit_rows: int | None = None,
 ) -> FinalistResult:
     """Refit `cell` with several seeds and more starts; bootstrap it against its grid `labels`."""
     started = time.perf_counter()
     algorithm = get_algorithm(cell.algorithm)
-    rows = universe(len(clean), spec.max_rows, cell.seed)
+    max_rows = spec.max_rows
+    if algorithm.bounded_fit and bounded_fit_rows is not None:
+        max_rows = min(max_rows, bounded_fit_rows)
+    rows = universe(len(clean), max_rows, cell.seed)
     frame = clean.iloc[rows].reset_index(drop=True)
     registered = np.asarray(labels)[rows]
     params = finalist_params(cell, spec.n_init)
@@ -208,6 +214,9 @@ def evaluate_finalist_task(
     labels: np.ndarray,
     spec: FinalistSpec,
     silhouette_sample_size: int,
+    bounded_fit_rows: int | None = None,
 ) -> FinalistResult:
     """`evaluate_finalist`, as a step of the segmentation flow (finalists run side by side)."""
-    return evaluate_finalist(cell, clean, labels, spec, silhouette_sample_size)
+    return evaluate_finalist(
+        cell, clean, labels, spec, silhouette_sample_size, bounded_fit_rows=bounded_fit_rows
+    )

@@ -6,7 +6,8 @@ The card is what the champion carries beyond its pipeline, as JSON (`SegmentMode
 - `format`, `cell_id`, `feature_set`, `algorithm`, `k`: what was fitted.
 - `segments`: per segment id (as text), its name, archetype and profile (sizes, medians,
   portfolio shares), computed by the flow before promotion.
-- `reference`: `SegmentModel.describe` on the training rows: per input column and per model
+- `reference`: `SegmentModel.describe` on the training rows (a seeded sample of
+  DESCRIBE_MAX_ROWS when there are more): per input column and per model
   feature the missing share, mean, std and quantiles at `quantile_levels`; `segment_shares`;
   the quantiles and 99th percentile (`distance_p99`) of the distance to the segment centre.
   A drift check computes `describe` on new rows with the same model and compares.

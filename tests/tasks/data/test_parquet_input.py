@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from core.errors import FileLevelError
 from schemas.columns import CUST_ID
 from tasks.data.ingest import check_file_head, read_and_validate
+from tasks.data.parquet_input import duplicate_rows
 from tasks.data.synthetic import write_synthetic
 
 ROWS = 400
@@ -88,3 +90,22 @@ def test_a_broken_parquet_file_fails_in_one_line_before_any_work(as_read, tmp_pa
         with pytest.raises(FileLevelError) as error:
             check(path)
         assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_duplicate_rows_match_pandas_with_signed_zeros_nans_and_missing_ids():
+    frame = pd.DataFrame(
+        {
+            "CUST_ID": ["C1", "C1", None, None, "C2", "C1"],
+            "BALANCE": [0.0, -0.0, np.nan, np.nan, 1.0, 0.0],
+            "TENURE": [12, 12, 6, 6, 12, 11],
+        }
+    )
+    assert duplicate_rows(frame).tolist() == frame.duplicated(keep="first").tolist()
+    assert duplicate_rows(frame).tolist() == [False, True, False, True, False, False]
+
+
+def test_rows_that_only_share_a_hash_are_not_duplicates(monkeypatch):
+    """Every row hashing alike (a forced collision): the exact comparison still decides."""
+    monkeypatch.setattr(pd.util, "hash_array", lambda values: np.zeros(len(values), np.uint64))
+    frame = pd.DataFrame({"CUST_ID": ["C1", "C2", "C1"], "BALANCE": [1.0, 2.0, 1.0]})
+    assert duplicate_rows(frame).tolist() == [False, False, True]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from tasks.mlops.history import load_assignments, read_history
 from tasks.mlops.retention import collect_garbage
 
@@ -70,3 +72,14 @@ def test_gc_keeps_the_history_folder_of_the_runs_it_cleans(store, tmp_path: Path
     assert [a.path for a in store.client.list_artifacts(runs[0], "history")] == [
         "history/assignments.csv.gz"
     ]
+
+
+def test_assignments_recorded_as_gzipped_csv_before_parquet_still_load(store, tmp_path) -> None:
+    legacy = tmp_path / "assignments.csv.gz"
+    pd.DataFrame({"CUST_ID": ["C1", "NA"], "segment_name": ["Savers", "Revolvers"]}).to_csv(
+        legacy, index=False, compression="gzip"
+    )
+    run = store.client.create_run(store.experiment_id)
+    store.client.log_artifact(run.info.run_id, str(legacy), "history")
+    loaded = load_assignments(store.tracking_uri, run.info.run_id)
+    assert loaded.to_dict() == {"C1": "Savers", "NA": "Revolvers"}

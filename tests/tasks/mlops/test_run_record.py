@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
+from mlflow.types.utils import _infer_schema
 
 from tasks.data.ingest import ValidationSummary
 from tasks.mlops.history import load_assignments
@@ -15,6 +17,7 @@ from tasks.mlops.run_record import (
     ASSIGNMENTS_PATH,
     Decision,
     data_digest,
+    dataset_schema,
     log_data_input,
     log_decision,
     mark_model_development,
@@ -68,6 +71,21 @@ def test_a_digest_filter_finds_exactly_the_run_that_read_that_file(store, tmp_pa
     tags = {t.key: t.value for t in logged.tags}
     assert tags["sha256"] == "a" * 64
     assert (tags["rows_in"], tags["rows_clean"], tags["rows_quarantined"]) == ("5", "4", "1")
+
+
+def test_the_dataset_schema_is_what_mlflow_infers_even_when_a_late_row_is_missing() -> None:
+    rows = 3_000  # beyond the head MLflow's types are read from
+    frame = pd.DataFrame(
+        {
+            "CUST_ID": [f"C{i}" for i in range(rows)],
+            "BALANCE": np.linspace(0, 1, rows),
+            "MINIMUM_PAYMENTS": np.r_[np.ones(rows - 1), np.nan],
+            "TENURE": np.full(rows, 12, dtype=np.int64),
+        }
+    )
+    schema = dataset_schema(frame)
+    assert schema == _infer_schema(frame)
+    assert [c.required for c in schema.inputs] == [True, True, False, True]
 
 
 def test_the_experiment_is_tagged_as_model_development_so_the_ui_opens_on_runs(store) -> None:

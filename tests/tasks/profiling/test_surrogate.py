@@ -75,3 +75,18 @@ def test_features_without_a_numeric_column_are_refused():
 )
 def test_thresholds_are_written_without_scientific_notation(value, text):
     assert format_threshold(value) == text
+
+
+def test_above_the_fit_bound_trees_learn_from_a_sample_and_rules_count_every_customer(
+    monkeypatch,
+):
+    monkeypatch.setattr("tasks.profiling.surrogate.SURROGATE_FIT_ROWS", 300)
+    features, labels = _separable(rows=3_000)
+    explanation = explain_segments(features, labels)
+    # Thresholds learnt from 300 rows still separate the 3,000 (fidelity on all of them).
+    assert explanation.fidelity > 0.95
+    sizes = labels.value_counts()
+    for segment, rules in explanation.rules.items():
+        top = rules[0]
+        assert top.support / top.coverage == pytest.approx(sizes[segment])
+    assert explanation.rules[2][0].support > 300 * 0.5  # counted beyond the 300 fitted rows

@@ -240,26 +240,9 @@ def test_unknown_feature_column_is_refused_at_fit() -> None:
 
 def test_feature_task_function_engineers_every_column() -> None:
     clean = clean_frame({}, {})
-    features = engineer_features_task.fn(clean, "sha", "code")
+    features = engineer_features_task.fn(clean)
     assert len(features) == 2
     assert set(ENGINEERED_COLUMNS) <= set(features.columns)
-
-
-def test_feature_task_is_cached_on_data_hash_and_code(prefect_api, tmp_path, monkeypatch) -> None:
-    from prefect import flow
-
-    monkeypatch.setenv("PREFECT_LOCAL_STORAGE_PATH", str(tmp_path))
-    clean = clean_frame({}, {})
-    data_sha = f"sha-{tmp_path.name}"  # unique per test run: no result from an earlier session
-
-    @flow
-    def twice(code: str) -> list[str]:
-        first = engineer_features_task(clean, data_sha, code, return_state=True)
-        again = engineer_features_task(clean, data_sha, code, return_state=True)
-        changed = engineer_features_task(clean, data_sha, code + "-edited", return_state=True)
-        return [state.name for state in (first, again, changed)]
-
-    assert twice("code") == ["Completed", "Cached", "Completed"]
 
 
 @pytest.mark.realdata

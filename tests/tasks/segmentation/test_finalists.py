@@ -79,3 +79,16 @@ def test_fewer_than_fifty_finalist_resamples_are_refused_before_any_work():
         parse_grid_spec({**base, "finalists": {"resamples": 49}})
     with pytest.raises(GridSpecError, match=r"\(finalists\): colour: Extra inputs"):
         parse_grid_spec({**base, "finalists": {"colour": 1}})
+
+
+def test_ward_and_hdbscan_finalists_stay_within_the_grids_fit_bound(clean):
+    """Ward on 20,000 finalist rows held a 1.6 GB distance matrix: the grid's bound applies."""
+    ward = _cell("ward", k=4)
+    grid = fit_cell(ward, clean, stability_resamples=10, silhouette_sample_size=500)
+    spec = FinalistSpec(count=1, seeds=1, resamples=50, max_rows=900)
+    bounded = evaluate_finalist(ward, clean, grid.labels, spec, 500, bounded_fit_rows=600)
+    assert bounded.rows == 600
+    kmeans = _cell("kmeans")
+    grid = fit_cell(kmeans, clean, stability_resamples=10, silhouette_sample_size=500)
+    unbounded = evaluate_finalist(kmeans, clean, grid.labels, spec, 500, bounded_fit_rows=600)
+    assert unbounded.rows == 900

@@ -55,3 +55,17 @@ def test_a_segment_without_a_name_stops_packaging(chosen) -> None:
 
     with pytest.raises(ValueError, match=r"^segments \[2\] have no name"):
         package_model(result, clean, {0: "a", 1: "b"}, SEGMENTS)
+
+
+def test_above_the_bound_the_reference_describes_a_seeded_sample(chosen, monkeypatch) -> None:
+    result, clean = chosen
+    monkeypatch.setattr("tasks.model.segment_model.DESCRIBE_MAX_ROWS", 200)
+
+    model = package_model(result, clean, NAMES, SEGMENTS)
+    first = json.loads(model.card_json)["reference"]
+    again = json.loads(package_model(result, clean, NAMES, SEGMENTS).card_json)["reference"]
+    everyone = json.loads(json.dumps(model.describe(clean, max_rows=len(clean))))
+
+    assert (first["rows"], everyone["rows"]) == (200, len(clean))
+    assert first == again
+    assert first["inputs"]["BALANCE"]["mean"] != everyone["inputs"]["BALANCE"]["mean"]
