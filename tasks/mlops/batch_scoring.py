@@ -20,8 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from tasks.model.segment_model import CUST_ID, NUMERIC_COLUMNS
+from tasks.segmentation.scale import CHUNK_ROWS
 
-SCORE_CHUNK_ROWS = 250_000
+SCORE_CHUNK_ROWS = CHUNK_ROWS
 
 
 def raw_model(model: object) -> object:

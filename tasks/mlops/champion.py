@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from core.errors import ParameterError
 from schemas.columns import CUST_ID
+from tasks.mlops.batch_scoring import score_in_chunks
 from tasks.mlops.model_logging import MODEL_FORMAT, MODEL_FORMAT_TAG
 from tasks.mlops.tracking import point_mlflow_at
 from tasks.model.segment_model import SegmentModel
@@ -68,10 +69,6 @@ def loads_in_this_format(version) -> bool:
     return version.tags.get(MODEL_FORMAT_TAG) == MODEL_FORMAT
 
 
-# Rows the previous champion scores at a time (bounded memory at millions of customers).
-PREVIOUS_CHUNK_ROWS = 250_000
-
-
 def loadable_champion(model_name: str, skipped: str) -> SegmentModel | None:
     """The current champion's raw model, or None when there is none, it is in an older format,
     or its files cannot be loaded: promotion replaces such a champion, so callers go on
@@ -103,11 +100,7 @@ def previous_assignments(model_name: str, clean: pd.DataFrame) -> pd.Series | No
         return None
     # The raw model, in chunks: the pyfunc wrapper's per-element input check costs ~16 us a
     # row (minutes at millions of customers) and the clean frame is already typed.
-    names = [
-        raw.predict(clean.iloc[start : start + PREVIOUS_CHUNK_ROWS])
-        for start in range(0, len(clean), PREVIOUS_CHUNK_ROWS)
-    ]
-    return pd.concat(names).set_index(CUST_ID)["segment_name"]
+    return score_in_chunks(raw, clean).set_index(CUST_ID)["segment_name"]
 
 
 def evaluate_registered(

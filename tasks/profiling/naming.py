@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from tasks.profiling.traits import TRAIT_BY_KEY, TRAITS, population_percentile
+from tasks.profiling.traits import TRAIT_BY_KEY, TRAITS, population_percentiles
 
 NOISE_SEGMENT = -1
 NOISE_NAME = "Unclustered outliers"
@@ -161,7 +161,7 @@ def segment_trait_percentiles(traits: pd.DataFrame, labels: pd.Series) -> pd.Dat
     medians = traits.groupby(labels).median()
     return pd.DataFrame(
         {
-            key: [population_percentile(traits[key], medians.at[seg, key]) for seg in medians.index]
+            key: population_percentiles(traits[key], [medians.at[s, key] for s in medians.index])
             for key in traits.columns
         },
         index=medians.index,

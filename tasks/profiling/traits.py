@@ -109,18 +109,27 @@ def behaviour_traits(clean: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def population_percentiles(population: pd.Series, values: list[float]) -> list[float]:
+    """`population_percentile` of each of `values`, sorting the population once."""
+    ordered = np.sort(population.dropna().to_numpy())
+    result = []
+    for value in values:
+        if ordered.size == 0 or not np.isfinite(value):
+            result.append(0.5)
+            continue
+        below = np.searchsorted(ordered, value, side="left")
+        at_or_below = np.searchsorted(ordered, value, side="right")
+        result.append(float((below + at_or_below) / (2 * ordered.size)))
+    return result
+
+
 def population_percentile(population: pd.Series, value: float) -> float:
     """Mid-rank percentile of `value` in `population` (NaN ignored), in [0, 1].
 
     Mid-rank so that a value equal to a large block of ties (the many zeros) sits in the middle
     of the block instead of at its top or bottom.
     """
-    values = population.dropna().to_numpy()
-    if values.size == 0 or not np.isfinite(value):
-        return 0.5
-    below = np.count_nonzero(values < value)
-    at_or_below = np.count_nonzero(values <= value)
-    return float((below + at_or_below) / (2 * values.size))
+    return population_percentiles(population, [value])[0]
 
 
 def zero_heavy(population: pd.DataFrame) -> dict[str, bool]:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from core.settings import EconomicsSettings
 from tasks.profiling.naming import SegmentName
+from tasks.profiling.profiles import positional
 from tasks.report.economics import HIGH_UTILISATION, money_range
 from tasks.report.experiments import TestDesign, mean_test, proportion_test
 
@@ -222,9 +223,8 @@ def plan_actions(
     settings: EconomicsSettings,
 ) -> dict[int, Action]:
     """One action per segment, its target counted on this run's customers."""
-    frame = pd.concat(
-        [features.reset_index(drop=True), lines.drop(columns=["balance"]).reset_index(drop=True)],
-        axis=1,
+    frame = pd.concat(  # side by side without copying either (10M customers: 5 GB)
+        [positional(features), positional(lines.drop(columns=["balance"]))], axis=1, copy=False
     )
     labels = np.asarray(labels, dtype=np.int64)
     result: dict[int, Action] = {}

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
+from tasks.profiling.profiles import positional
 from tasks.segmentation.metrics import separation_metrics
 from tasks.segmentation.reference import reference_silhouette
 
@@ -96,8 +97,7 @@ def compare_with_rule(
     """The rule, its agreement with the segments, and its separation in the two spaces the
     chosen model was scored in (the reference space and the model's own), measured the same way.
     """
-    if not isinstance(features.index, pd.RangeIndex) or features.index.start != 0:
-        features = features.reset_index(drop=True)  # labels are positional (a copy: only if so)
+    features = positional(features)
     labels = np.asarray(labels, dtype=np.int64)
     rule = rule_groups(features)
     repayment = repayment_groups(features)

@@ -123,11 +123,13 @@ def assignment_table(
 ) -> pd.DataFrame:
     """CUST_ID, segment id and segment name per customer: what the next run migrates from."""
     codes = np.asarray(labels, dtype=np.int64)
+    segments, positions = np.unique(codes, return_inverse=True)  # a name per segment, not per row
+    by_segment = np.array([names[int(s)].name for s in segments], dtype=object)
     return pd.DataFrame(
         {
             CUST_ID: clean[CUST_ID].astype(str).to_numpy(),
             "segment": codes,
-            "segment_name": [names[int(c)].name for c in codes],
+            "segment_name": by_segment[positions.reshape(-1)],
         }
     )
 

@@ -25,6 +25,7 @@ import pandas as pd
 from core.settings import Assumption, EconomicsSettings
 from schemas.raw import breaks_soft_rule
 from tasks.profiling.naming import SegmentName
+from tasks.profiling.profiles import positional
 
 HIGH_UTILISATION = 0.9
 MONTHS_A_YEAR = 12
@@ -81,16 +82,34 @@ def customer_lines(clean: pd.DataFrame, settings: EconomicsSettings) -> pd.DataF
     return frame
 
 
+# Shares of customers reported per group and for the portfolio: share name -> flag column.
+SHARE_FLAGS = {
+    "below_minimum_share": "below_minimum",
+    "high_utilisation_share": "high_utilisation",
+    "stressed_share": "stressed",
+}
+
+
 def _sums(frame: pd.DataFrame) -> pd.Series:
     money = [c for c in frame.columns if c.endswith(("_low", "_high"))]
     totals = frame[money].sum()
     totals["customers"] = len(frame)
     totals["balance"] = frame["balance"].sum()
     totals["stressed_balance"] = frame["stressed_balance"].sum()
-    totals["below_minimum_share"] = frame["below_minimum"].mean() if len(frame) else np.nan
-    totals["high_utilisation_share"] = frame["high_utilisation"].mean() if len(frame) else np.nan
-    totals["stressed_share"] = frame["stressed"].mean() if len(frame) else np.nan
+    for share, flag in SHARE_FLAGS.items():
+        totals[share] = frame[flag].mean() if len(frame) else np.nan
     return totals
+
+
+def _sums_by_group(lines: pd.DataFrame, groups: np.ndarray) -> pd.DataFrame:
+    """`_sums` of each group, by grouped aggregations (`apply` copied every group's rows)."""
+    grouped = lines.groupby(groups)
+    money = [c for c in lines.columns if c.endswith(("_low", "_high"))]
+    by_group = grouped[[*money, "balance", "stressed_balance"]].sum()
+    by_group.insert(len(money), "customers", grouped.size().astype("float64"))
+    for share, flag in SHARE_FLAGS.items():
+        by_group[share] = grouped[flag].mean().astype("float64")
+    return by_group
 
 
 def summarise(lines: pd.DataFrame, groups: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
@@ -101,9 +120,7 @@ def summarise(lines: pd.DataFrame, groups: np.ndarray) -> tuple[pd.DataFrame, pd
     revenue".
     """
     portfolio = _sums(lines)
-    by_group = lines.groupby(np.asarray(groups)).apply(_sums, include_groups=False)
-    if not isinstance(by_group, pd.DataFrame):  # a single group comes back as a Series
-        by_group = by_group.to_frame().T
+    by_group = _sums_by_group(lines, np.asarray(groups))
     for corner in ("low", "high"):
         total = portfolio[f"revenue_{corner}"]
         by_group[f"revenue_share_{corner}"] = by_group[f"revenue_{corner}"] / total if total else 0
@@ -123,7 +140,7 @@ def segment_economics(
     clean: pd.DataFrame, labels: np.ndarray, settings: EconomicsSettings
 ) -> Economics:
     """Money lines and risk proxies per segment (ids of `labels`) and for the portfolio."""
-    lines = customer_lines(clean.reset_index(drop=True), settings)
+    lines = customer_lines(positional(clean), settings)
     by_group, portfolio = summarise(lines, np.asarray(labels, dtype=np.int64))
     by_group.index = by_group.index.astype(int)
     return Economics(lines, by_group, portfolio, settings.assumptions())

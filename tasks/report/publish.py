@@ -39,6 +39,7 @@ from tasks.segmentation.grid import FinalistSpec, GridSpec
 from tasks.segmentation.nesting import next_k_labels
 from tasks.segmentation.reference import reference_space
 from tasks.segmentation.robustness import robustness
+from tasks.segmentation.scale import CHUNK_ROWS, transform_in_chunks
 from tasks.segmentation.selection import Selection
 
 REPORT_ARTIFACT_DIR = "report"
@@ -79,7 +80,7 @@ def report_inputs(
         if not chosen_row.empty and "segment_jaccard" in chosen_row
         else None
     )
-    space = np.asarray(chosen.result.pipeline[:-1].transform(ingest.clean), dtype=float)
+    space = transform_in_chunks(chosen.result.pipeline[:-1], ingest.clean, CHUNK_ROWS)
     labels = pd.Series(chosen.result.labels, name="segment")
     # Per-customer silhouettes cost n^2 distances: on a fixed sample of at most max_rows
     # customers (NaN for the others); every customer when there are fewer (the real file).
@@ -105,7 +106,7 @@ def report_inputs(
         model_space=space,
         previous_labels=previous_labels,
         run_meta=run_meta,
-        reference_space=reference_space(ingest.clean),
+        reference_space=reference_space(ingest.clean, CHUNK_ROWS),
         finalists=selection.finalists,
         segment_jaccard=segment_jaccard,
         robustness=robustness(

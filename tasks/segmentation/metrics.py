@@ -65,7 +65,8 @@ def separation_metrics(
     With fewer than two segments none is defined: the degenerate values are returned instead.
     """
     assigned = labels >= 0
-    points, kept = space[assigned], labels[assigned]
+    # Only noise (HDBSCAN's -1) needs leaving out; copying 10M rows to keep them all cost 1.5 GB.
+    points, kept = (space, labels) if assigned.all() else (space[assigned], labels[assigned])
     if len(np.unique(kept)) < 2:
         return {
             "silhouette": DEGENERATE_SILHOUETTE,

@@ -17,6 +17,7 @@ from tasks.segmentation.algorithms import get_algorithm
 from tasks.segmentation.finalists import finalist_params, universe
 from tasks.segmentation.fit import make_cell_pipeline
 from tasks.segmentation.grid import GridCell
+from tasks.segmentation.scale import CHUNK_ROWS, predict_in_chunks
 
 NEXT_KS = 2
 
@@ -45,7 +46,7 @@ def next_k_labels(
         for k in range(cell.k + 1, cell.k + 1 + steps):
             larger = replace(cell, k=k)
             pipeline = make_cell_pipeline(larger, params=finalist_params(larger, n_init))
-            result[k] = np.asarray(pipeline.fit(sample).predict(clean), dtype=np.int64)
+            result[k] = predict_in_chunks(pipeline.fit(sample), clean, CHUNK_ROWS)
     return result
 
 

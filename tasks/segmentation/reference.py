@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from tasks.segmentation.features import FEATURE_SETS, FeatureEngineer
 from tasks.segmentation.metrics import DEGENERATE_SILHOUETTE
+from tasks.segmentation.scale import CHUNK_ROWS, transform_in_chunks
 
 # Fixed sample seed: every cell is scored on the same customers, whatever its own seed.
 REFERENCE_SAMPLE_SEED = 0
@@ -45,15 +46,25 @@ def reference_pipeline() -> Pipeline:
     return Pipeline([("engineer", FeatureEngineer(columns, logged)), ("scale", StandardScaler())])
 
 
-def reference_space(clean: pd.DataFrame) -> np.ndarray:
-    """The clean frame in the reference space (fitted on the same frame: scaling only)."""
-    return np.asarray(reference_pipeline().fit_transform(clean), dtype=float)
+def reference_space(clean: pd.DataFrame, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """The clean frame in the reference space (fitted on the same frame: scaling only).
+
+    Engineered and scaled `chunk_rows` at a time (the scaler learns chunk by chunk, as its
+    `fit` itself does in one), so a portfolio of millions never exists as features at once.
+    """
+    engineer, scaler = reference_pipeline().named_steps.values()
+    engineer.fit(clean)
+    for start in range(0, len(clean), chunk_rows):
+        scaler.partial_fit(engineer.transform(clean.iloc[start : start + chunk_rows]))
+    pipeline = Pipeline([("engineer", engineer), ("scale", scaler)])
+    return transform_in_chunks(pipeline, clean, chunk_rows)
 
 
 def reference_silhouette(space: np.ndarray, labels: np.ndarray, sample_size: int) -> float:
     """Silhouette of `labels` in the reference space, on a fixed seeded sample; noise left out."""
     assigned = labels >= 0
-    points, kept = space[assigned], labels[assigned]
+    # Only noise (HDBSCAN's -1) needs leaving out; copying 10M rows to keep them all cost 1.5 GB.
+    points, kept = (space, labels) if assigned.all() else (space[assigned], labels[assigned])
     if len(np.unique(kept)) < 2:
         return DEGENERATE_SILHOUETTE
     rows = min(sample_size, len(kept))

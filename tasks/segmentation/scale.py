@@ -30,6 +30,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# Rows per chunk wherever every customer is transformed or predicted: memory grows with the
+# chunk, not the portfolio, and 250,000 rows keep numpy's per-call overhead negligible.
+CHUNK_ROWS = 250_000
 # Fixed seed of the grid's sample: every cell sees the same customers, whatever its own seed.
 SCALE_SAMPLE_SEED = 0
 
@@ -44,7 +47,7 @@ class ScaleSpec(BaseModel):
     bounded_fit_rows: int = Field(10_000, ge=500)
     stability_rows: int = Field(10_000, ge=500)
     minibatch_above_rows: int = Field(200_000, ge=1_000)
-    predict_chunk_rows: int = Field(250_000, ge=1_000)
+    predict_chunk_rows: int = Field(CHUNK_ROWS, ge=1_000)
 
     @model_validator(mode="after")
     def _sample_below_threshold(self) -> ScaleSpec:
@@ -111,3 +114,15 @@ def predict_in_chunks(model: object, frame: pd.DataFrame, chunk_rows: int) -> np
         stop = min(start + chunk_rows, n)
         labels[start:stop] = np.asarray(model.predict(frame.iloc[start:stop]), dtype=np.int64)  # type: ignore[attr-defined]
     return labels
+
+
+def transform_in_chunks(transformer: object, frame: pd.DataFrame, chunk_rows: int) -> np.ndarray:
+    """`transformer.transform(frame)` as float64, `chunk_rows` at a time (bounded intermediates:
+    a feature pipeline on 10M rows at once held several copies of the portfolio)."""
+    parts = [
+        np.asarray(transformer.transform(frame.iloc[start : start + chunk_rows]), dtype=float)  # type: ignore[attr-defined]
+        for start in range(0, len(frame), chunk_rows)
+    ]
+    if not parts:
+        return np.asarray(transformer.transform(frame), dtype=float)  # type: ignore[attr-defined]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from tasks.data.synthetic import generate_synthetic
-from tasks.profiling.traits import behaviour_traits, format_trait, population_percentile
+from tasks.profiling.traits import (
+    behaviour_traits,
+    format_trait,
+    population_percentile,
+    population_percentiles,
+)
 
 
 def test_amounts_are_divided_by_tenure_and_frequencies_capped_at_one():
@@ -57,3 +62,12 @@ def test_a_zero_heavy_value_is_written_as_a_mean_with_its_share_above_zero():
     assert describe_value("full_payment_share", 0.25, "mean", 0.25) == "0.25 mean, 25% above 0"
     assert describe_value("balance", 2.5, "median", 1.0) == "2"
     assert describe_value("purchases_trx_per_month", 2.34, "median", 1.0) == "2.3"
+
+
+def test_percentiles_of_several_values_match_one_at_a_time():
+    population = pd.Series([0.0, 0.0, 0.0, 5.0, 7.0, np.nan, 9.0])
+    values = [0.0, 6.0, 9.0, -1.0, 100.0, float("nan")]
+    assert population_percentiles(population, values) == [
+        population_percentile(population, v) for v in values
+    ]
+    assert population_percentiles(population, [0.0]) == [pytest.approx(0.25)]

@@ -62,3 +62,11 @@ def test_segment_jaccard_finds_each_segments_best_match():
     found = np.array([5, 5, 5, 7, 7, 7, 7, 7])
     assert segment_jaccard(reference, found) == {0: pytest.approx(3 / 4), 1: pytest.approx(4 / 5)}
     assert segment_jaccard(reference, np.full(8, -1)) == {0: 0.0, 1: 0.0}
+
+
+def test_the_reference_space_in_chunks_is_the_space_in_one_go(clean):
+    whole = np.asarray(reference_pipeline().fit_transform(clean), dtype=float)
+    assert np.array_equal(reference_space(clean), whole)  # one chunk: exactly the same
+    chunked = reference_space(clean, chunk_rows=500)
+    assert chunked.shape == whole.shape
+    assert np.allclose(chunked, whole, rtol=0, atol=1e-12)  # incremental scaling: rounding only

@@ -15,6 +15,7 @@ from tasks.segmentation.scale import (
     analysis_sample,
     predict_in_chunks,
     seeded_positions,
+    transform_in_chunks,
 )
 
 ROWS = 3_000
@@ -134,3 +135,12 @@ def test_a_sample_larger_than_its_threshold_is_refused_with_both_sizes() -> None
                 "scale": {"sample_above_rows": 2_000, "fit_sample_rows": 5_000},
             }
         )
+
+
+def test_chunked_transform_equals_one_transform_over_every_customer(clean) -> None:
+    cell = GridCell("log_scaled", "kmeans", 3, 0, (("max_iter", 300), ("n_init", 1)))
+    features = make_cell_pipeline(cell)[:-1].fit(clean)
+    whole = np.asarray(features.transform(clean), dtype=float)
+    chunked = transform_in_chunks(features, clean, chunk_rows=700)  # 5 chunks, the last short
+    assert chunked.shape == whole.shape
+    assert np.array_equal(chunked, whole)
