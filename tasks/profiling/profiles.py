@@ -123,7 +123,14 @@ def _zscores(frame: pd.DataFrame, grouping: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(z, index=pd.Index(segments)).fillna(0.0)
 
 
-def _portfolio_shares(clean: pd.DataFrame, grouping: np.ndarray) -> pd.DataFrame:
+def segment_sizes(grouping: np.ndarray) -> pd.DataFrame:
+    """Customers per segment (`n`) and their share, indexed by segment id (sorted)."""
+    counts = pd.Series(np.asarray(grouping)).value_counts().sort_index()
+    return pd.DataFrame({"n": counts.astype("int64"), "share": counts / counts.sum()})
+
+
+def portfolio_shares(clean: pd.DataFrame, grouping: np.ndarray) -> pd.DataFrame:
+    """Each segment's share of the portfolio's balances, purchases, cash, limits, payments."""
     columns = ["BALANCE", "PURCHASES", "CASH_ADVANCE", "CREDIT_LIMIT", "PAYMENTS"]
     sums = clean[columns].groupby(grouping).sum()
     totals = clean[columns].sum().replace(0.0, np.nan)
@@ -182,8 +189,7 @@ def profile_segments(
         features[numeric_feature_columns(features)].astype("float64", copy=False)
     )
     traits = behaviour_traits(positional(clean))
-    counts = pd.Series(grouping).value_counts().sort_index()
-    sizes = pd.DataFrame({"n": counts.astype("int64"), "share": counts / counts.sum()})
+    sizes = segment_sizes(grouping)
     feature_medians = engineered.groupby(grouping).median()
     population_medians = engineered.median()
     feature_zscores = _zscores(engineered, grouping)
@@ -202,7 +208,7 @@ def profile_segments(
         population_raw_medians=raw.median(),
         population_feature_medians=population_medians,
         population_trait_medians=traits.median(),
-        totals=_portfolio_shares(raw, grouping),
+        totals=portfolio_shares(raw, grouping),
         distinguishing=_distinguishing(feature_zscores, values, population_values, statistic),
         log_scaled_features=tuple(skewed_columns(engineered)),
         feature_statistic=statistic,

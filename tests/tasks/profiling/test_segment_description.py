@@ -10,7 +10,7 @@ import pytest
 
 from tasks.data.synthetic import generate_synthetic
 from tasks.profiling.naming import name_segments
-from tasks.profiling.segment_description import describe
+from tasks.profiling.segment_description import describe, profiled_positions
 from tasks.profiling.traits import behaviour_traits
 from tasks.segmentation.features import engineer_features
 
@@ -66,3 +66,23 @@ def test_an_undefined_trait_percentile_becomes_null_not_nan(planted) -> None:
 
     assert segments["0"]["trait_percentiles"]["utilisation"] is None
     json.dumps(segments, allow_nan=False)
+
+
+def test_above_the_bound_profiles_use_a_sample_and_sizes_count_everyone(
+    planted, monkeypatch
+) -> None:
+    clean, features, labels = planted
+    monkeypatch.setattr("tasks.profiling.segment_description.PROFILE_MAX_ROWS", 600)
+    rare = int(np.setdiff1d(np.arange(len(labels)), profiled_positions(labels))[0])
+    labels = labels.copy()
+    labels[rare] = labels.max() + 1  # a one-customer segment the sample does not draw
+
+    at = profiled_positions(labels)
+    description = describe(clean, features, labels)
+
+    assert rare in at and len(at) == 601  # the sample, plus the segment it missed
+    assert np.array_equal(at, profiled_positions(labels))  # seeded: the same rows each time
+    sizes = description.profiles.sizes
+    assert sizes["n"].to_dict() == pd.Series(labels).value_counts().sort_index().to_dict()
+    assert set(description.names) == set(np.unique(labels))
+    assert set(description.profiles.feature_medians.index) == set(np.unique(labels))
