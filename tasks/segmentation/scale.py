@@ -6,12 +6,12 @@ finalists all work on one seeded sample of `fit_sample_rows` customers (its seed
 are logged on the parent run), and the chosen model then assigns every customer with `predict`,
 `predict_chunk_rows` at a time, so memory grows with the chunk, not with the portfolio.
 
-Why a 10,000-customer sample by default: it is the size the grid was designed and timed on (the
-real file), so the grid costs what it costs there (about a minute on 2 cores) whatever the
-portfolio; with at most 8 segments it leaves over 1,000 customers a segment on average, and on
-planted segments it loses no accuracy (BENCHMARKS.md: ARI 0.98 at 1M as at 10k). A 20,000 sample
-doubled the grid's time (1M customers: 128 s of grid). Raise it in the grid spec to resolve
-segments smaller than ~0.5 % of customers.
+Why an 8,000-customer sample by default: about the size the grid was designed and timed on (the
+real file, 8,950), so the grid costs what it costs there whatever the portfolio; with at most 8
+segments it leaves 1,000 customers a segment on average, and on planted segments it loses no
+accuracy (BENCHMARKS.md: ARI 0.98 at 1M and 10M as at 10k). Measured at 1M customers: a 20,000
+sample took 128 s of grid, 10,000 took 102 s and peaked at 3.3 GB (two Ward cells side by side).
+Raise it in the grid spec to resolve segments smaller than ~1 % of customers.
 
 Independently of size, algorithms whose fit grows as n^2 (Ward's distance matrix, HDBSCAN's
 mutual-reachability graph) fit on at most `bounded_fit_rows` customers and label the rest by
@@ -43,7 +43,7 @@ class ScaleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sample_above_rows: int = Field(25_000, ge=1_000)
-    fit_sample_rows: int = Field(10_000, ge=1_000)
+    fit_sample_rows: int = Field(8_000, ge=1_000)
     bounded_fit_rows: int = Field(10_000, ge=500)
     stability_rows: int = Field(10_000, ge=500)
     minibatch_above_rows: int = Field(200_000, ge=1_000)
