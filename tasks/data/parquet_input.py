@@ -62,15 +62,12 @@ def _numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def _sha256_and_table(path: Path) -> tuple[str, pa.Table]:
     """The file's sha256 and its table, from one read: the hash is of the bytes that were parsed."""
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            data = handle.read()
+        data = path.read_bytes()
     except OSError as exc:
         raise FileLevelError(path, f"cannot be read ({exc.strerror})") from None
-    digest.update(data)
     try:
-        return digest.hexdigest(), pq.read_table(pa.BufferReader(data))
+        return hashlib.sha256(data).hexdigest(), pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError) as exc:
         raise FileLevelError(path, f"not a readable Parquet file ({exc})") from None
 
@@ -112,7 +109,10 @@ def read_and_validate_parquet(path: Path) -> IngestResult:
     frame.columns = names
     if frame.empty:
         raise FileLevelError(path, "no data rows (the Parquet file has a schema only)")
-    frame = frame.reset_index(drop=True)
+    if not (
+        isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
+    ):
+        frame = frame.reset_index(drop=True)  # a stored pandas index; else no 2 GB copy at 10M
 
     # A shallow copy: numeric columns stored as float64 are the typed values already, and
     # replacing a column of `typed` leaves `frame` (the rows as stored) untouched.

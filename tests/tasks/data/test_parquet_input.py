@@ -109,3 +109,16 @@ def test_rows_that_only_share_a_hash_are_not_duplicates(monkeypatch):
     monkeypatch.setattr(pd.util, "hash_array", lambda values: np.zeros(len(values), np.uint64))
     frame = pd.DataFrame({"CUST_ID": ["C1", "C2", "C1"], "BALANCE": [1.0, 2.0, 1.0]})
     assert duplicate_rows(frame).tolist() == [False, False, True]
+
+
+def test_a_stored_pandas_index_does_not_change_which_rows_are_quarantined(as_read, tmp_path):
+    frame = as_read.head(30).copy()
+    frame.loc[2, "BALANCE"] = -1.0
+    frame.index = [f"row-{i}" for i in range(len(frame))]  # written into the file as a column
+    frame.to_parquet(tmp_path / "indexed.parquet", index=True)
+
+    result = read_and_validate(tmp_path / "indexed.parquet")
+
+    assert (result.summary.rows_clean, result.summary.rows_quarantined) == (29, 1)
+    assert result.quarantine["line"].tolist() == [3]
+    assert list(result.clean.index) == list(range(29))
