@@ -21,6 +21,7 @@ MIN_EXTRA_COVERAGE = 0.10  # a second rule for a sliver of the segment only adds
 # Trees are fitted on at most this many customers (a seeded sample; 1,000,000 rows took 11 s);
 # fidelity, support and coverage are then counted on every customer.
 SURROGATE_FIT_ROWS = 50_000
+MATRIX_CHUNK_ROWS = 250_000
 
 
 @dataclass(frozen=True)
@@ -92,21 +93,56 @@ def _leaf_paths(tree: DecisionTreeClassifier, names: list[str]) -> dict[int, str
     return paths
 
 
-def _matrix(features: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """The numeric features as one float array, filled in place (select, cast and two fills
-    each copied the frame: 8 GB at 10M customers)."""
-    columns = sorted(numeric_feature_columns(features))  # sorted: column order must not matter
-    if not columns:
-        raise ValueError("features has no numeric column to explain the segments with")
-    values = np.empty((len(features), len(columns)), dtype="float64")
-    for position, column in enumerate(columns):
-        values[:, position] = features[column].to_numpy(dtype="float64")
-        missing = np.isnan(values[:, position])
-        if missing.any():
-            # Median fill keeps rules free of "missing goes left" clauses a reader cannot act on.
-            known = values[~missing, position]
-            values[missing, position] = float(np.median(known)) if len(known) else 0.0
-    return values, columns
+class _Matrix:
+    """The numeric features as float rows, built `MATRIX_CHUNK_ROWS` at a time on demand.
+
+    The whole matrix at once (10M customers x 21 features, plus the float32 copy each tree
+    `apply` makes) was 3 GB of a 10M-customer run's peak; the trees need only their sample, and
+    the leaves of everyone are counted chunk by chunk. Missing values get the column's median
+    over every customer, so rules stay free of "missing goes left" clauses a reader cannot act on.
+    """
+
+    def __init__(self, features: pd.DataFrame) -> None:
+        # sorted: column order must not matter
+        self.columns = sorted(numeric_feature_columns(features))
+        if not self.columns:
+            raise ValueError("features has no numeric column to explain the segments with")
+        self.n = len(features)
+        # Views of the float64 columns; only the others (tenure, counts) are converted.
+        self._arrays = [features[c].to_numpy(dtype="float64") for c in self.columns]
+        self._fills = [self._median_if_missing(values) for values in self._arrays]
+
+    @staticmethod
+    def _median_if_missing(values: np.ndarray) -> float | None:
+        missing = np.isnan(values)
+        if not missing.any():
+            return None
+        known = values[~missing]
+        return float(np.median(known)) if len(known) else 0.0
+
+    def rows(self, at: np.ndarray | slice) -> np.ndarray:
+        """The float64 rows at `at` (positions or a slice), missing values filled."""
+        first = self._arrays[0][at]
+        values = np.empty((len(first), len(self.columns)), dtype="float64")
+        for position, (array, fill) in enumerate(zip(self._arrays, self._fills, strict=True)):
+            values[:, position] = array[at]
+            if fill is not None:
+                column = values[:, position]
+                column[np.isnan(column)] = fill
+        return values
+
+    def leaves(self, tree: DecisionTreeClassifier) -> np.ndarray:
+        """The leaf every customer falls in, chunk by chunk."""
+        parts = [
+            tree.apply(self.rows(slice(start, start + MATRIX_CHUNK_ROWS)))
+            for start in range(0, self.n, MATRIX_CHUNK_ROWS)
+        ]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
+
+
+def _leaf_classes(tree: DecisionTreeClassifier) -> np.ndarray:
+    """The class `predict` answers in each node (argmax of the node's class weights, as it does)."""
+    return tree.classes_[np.argmax(tree.tree_.value[:, 0, :], axis=1)]
 
 
 def _leaf_rules(
@@ -139,8 +175,8 @@ def fit_positions(n: int, seed: int) -> np.ndarray:
 
 
 def _one_vs_rest_rule(
-    values: np.ndarray,
-    columns: list[str],
+    matrix: _Matrix,
+    fitted_rows: np.ndarray,
     labels: np.ndarray,
     segment: int,
     seed: int,
@@ -149,9 +185,9 @@ def _one_vs_rest_rule(
     target = labels == segment
     tree = DecisionTreeClassifier(
         max_depth=2, class_weight="balanced", random_state=seed, min_samples_leaf=5
-    ).fit(values[fit_at], target[fit_at])
-    paths = _leaf_paths(tree, columns)
-    leaf_of = tree.apply(values)
+    ).fit(fitted_rows, target[fit_at])
+    paths = _leaf_paths(tree, matrix.columns)
+    leaf_of = matrix.leaves(tree)
     best: SegmentRule | None = None
     best_f1 = -1.0
     for leaf, text in sorted(paths.items()):
@@ -183,18 +219,20 @@ def explain_segments(
     Above SURROGATE_FIT_ROWS customers the trees learn from a seeded sample; fidelity and each
     rule's support, coverage and precision are still counted on every customer.
     """
-    values, columns = _matrix(features)
+    matrix = _Matrix(features)
     target = np.asarray(labels, dtype=np.int64)
-    if len(target) != len(values):
-        raise ValueError(f"features ({len(values)} rows) and labels ({len(target)}) differ")
+    if len(target) != matrix.n:
+        raise ValueError(f"features ({matrix.n} rows) and labels ({len(target)}) differ")
     segments = sorted(set(target.tolist()))
     depth = max_depth if max_depth is not None else (3 if len(segments) <= 6 else 4)
     fit_at = fit_positions(len(target), seed)
     min_leaf = max(5, len(fit_at) // 200)  # no leaf for a handful of customers
     tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=min_leaf, random_state=seed)
-    tree.fit(values[fit_at], target[fit_at])
-    fidelity = float((tree.predict(values) == target).mean())
-    rules = _leaf_rules(tree.apply(values), target, _leaf_paths(tree, columns), "surrogate tree")
+    fitted_rows = matrix.rows(fit_at)
+    tree.fit(fitted_rows, target[fit_at])
+    leaf_of = matrix.leaves(tree)
+    fidelity = float((_leaf_classes(tree)[leaf_of] == target).mean())
+    rules = _leaf_rules(leaf_of, target, _leaf_paths(tree, matrix.columns), "surrogate tree")
     by_segment: dict[int, list[SegmentRule]] = {}
     for rule in sorted(rules, key=lambda r: (-r.support, r.text)):
         if rule.precision >= 0.5:  # a leaf where the segment is a minority does not define it
@@ -202,9 +240,11 @@ def explain_segments(
     for segment in segments:
         if segment not in by_segment:
             by_segment[segment] = [
-                _one_vs_rest_rule(values, columns, target, segment, seed, fit_at)
+                _one_vs_rest_rule(matrix, fitted_rows, target, segment, seed, fit_at)
             ]
-    importances = dict(zip(columns, tree.feature_importances_.astype(float).tolist(), strict=True))
+    importances = dict(
+        zip(matrix.columns, tree.feature_importances_.astype(float).tolist(), strict=True)
+    )
     return SurrogateExplanation(
         fidelity=fidelity,
         depth=depth,

@@ -19,18 +19,18 @@ from sklearn.decomposition import PCA
 
 from core.settings import EconomicsSettings
 from schemas.columns import CUST_ID
-from tasks.profiling.naming import NOISE_SEGMENT, SegmentName, name_segments
+from tasks.profiling.naming import NOISE_SEGMENT, SegmentName
 from tasks.profiling.profiles import (
     Migration,
     SegmentProfiles,
     profile_segments,
     segment_migration,
 )
+from tasks.profiling.segment_description import names_from_traits
 from tasks.profiling.surrogate import SurrogateExplanation, explain_segments
-from tasks.profiling.traits import behaviour_traits
 from tasks.report.actions import Action, plan_actions
 from tasks.report.analysis import ANALYSIS_FILE, analysis_json
-from tasks.report.baseline import Baseline, compare_with_rule
+from tasks.report.baseline import Baseline, compare_with_rule, segment_and_repayment
 from tasks.report.context import report_context
 from tasks.report.data_look import DataLook, look_at_data
 from tasks.report.economics import Economics, segment_economics, summarise
@@ -51,6 +51,8 @@ class ReportInputs:
     """Everything the report needs, as plain data from the segmentation flow.
 
     The 2-D view is a PCA of `model_space`, the chosen model's own feature matrix.
+    `model_space` and `reference_space` hold the rows at `space_positions` (a seeded sample of a
+    large portfolio), or every row when it is None.
     `names` and `profiles`, when given (computed before promotion), are used as they are.
     """
 
@@ -78,6 +80,7 @@ class ReportInputs:
     profiles: SegmentProfiles | None = None
     silhouette_sample_size: int = 5_000
     since_last_run: SinceLastRun | None = None  # this run among the last ones (from MLflow)
+    space_positions: np.ndarray | None = None  # rows of the two spaces; None: every row
 
 
 @dataclass(frozen=True)
@@ -106,10 +109,15 @@ def _check_inputs(inputs: ReportInputs) -> None:
     n = len(inputs.labels)
     if inputs.chosen_cell_id not in set(inputs.grid["cell_id"].astype(str)):
         raise ValueError(f"chosen cell {inputs.chosen_cell_id!r} is not a row of the grid")
-    for name in ("silhouette_samples", "model_space", "reference_space"):
+    if inputs.silhouette_samples is not None and len(inputs.silhouette_samples) != n:
+        raise ValueError(
+            f"silhouette_samples has {len(inputs.silhouette_samples)} rows, labels {n}"
+        )
+    rows = n if inputs.space_positions is None else len(inputs.space_positions)
+    for name in ("model_space", "reference_space"):
         value = getattr(inputs, name)
-        if value is not None and len(value) != n:
-            raise ValueError(f"{name} has {len(value)} rows, labels have {n}")
+        if value is not None and len(value) != rows:
+            raise ValueError(f"{name} has {len(value)} rows, its positions {rows}")
 
 
 def projection(inputs: ReportInputs) -> tuple[np.ndarray, str]:
@@ -154,13 +162,12 @@ def _split_columns(
     """Heading, labels and segment names per k, for the split figure (names by the same rules)."""
     if not inputs.splits or len(inputs.splits) < 2:
         return None
-    traits = behaviour_traits(inputs.clean.reset_index(drop=True))
     columns = []
     for position, (k, found) in enumerate(sorted(inputs.splits.items())):
         if position == 0:
             found, named = labels.to_numpy(), {s: n.name for s, n in names.items()}
         else:
-            named = {s: n.name for s, n in name_segments(traits, pd.Series(found)).items()}
+            named = {s: n.name for s, n in names_from_traits(inputs.clean, found).items()}
         columns.append((f"k = {k}" + (" (chosen)" if position == 0 else ""), found, named))
     return columns
 
@@ -184,9 +191,7 @@ def build_report(inputs: ReportInputs) -> Report:
     _check_inputs(inputs)
     labels = pd.Series(np.asarray(inputs.labels, dtype=np.int64))
     profiles = inputs.profiles or profile_segments(inputs.clean, inputs.features, labels)
-    names = inputs.names or name_segments(
-        behaviour_traits(inputs.clean.reset_index(drop=True)), labels
-    )
+    names = inputs.names or names_from_traits(inputs.clean, labels.to_numpy())
     explanation = explain_segments(inputs.features, labels)
     recommendations = recommend(profiles, names)
     data_look = look_at_data(inputs.clean, inputs.feature_notes)
@@ -195,7 +200,7 @@ def build_report(inputs: ReportInputs) -> Report:
     chosen = inputs.grid.loc[inputs.grid["cell_id"].astype(str) == inputs.chosen_cell_id].iloc[0]
     reference = inputs.reference_space
     if reference is None:
-        reference = reference_space(inputs.clean)
+        reference = reference_space(inputs.clean, positions=inputs.space_positions)
     baseline = compare_with_rule(
         inputs.features,
         labels.to_numpy(),
@@ -203,8 +208,9 @@ def build_report(inputs: ReportInputs) -> Report:
         inputs.model_space,
         inputs.silhouette_sample_size,
         int(chosen.get("seed", 0) or 0),
+        space_positions=inputs.space_positions,
     )
-    combined = labels.astype(str).to_numpy() + "|" + baseline.repayment.to_numpy()
+    combined = segment_and_repayment(labels.to_numpy(), baseline.repayment)
     repayment_economics, _ = summarise(economics.customers, combined)
     actions = plan_actions(
         inputs.features, economics.customers, labels.to_numpy(), names, inputs.economics
@@ -225,6 +231,7 @@ def build_report(inputs: ReportInputs) -> Report:
         method,
         inputs.silhouette_samples,
         splits,
+        embedding_positions=inputs.space_positions,
     )
     since = inputs.since_last_run
     if since is not None and since.figure is not None:

@@ -77,10 +77,16 @@ def _sample(n: int) -> np.ndarray:
 
 
 def projection_figure(
-    embedding: np.ndarray, labels: pd.Series, names: dict[int, SegmentName], method: str
+    embedding: np.ndarray,
+    labels: pd.Series,
+    names: dict[int, SegmentName],
+    method: str,
+    population: int | None = None,
 ) -> bytes:
+    """The customers of `embedding` (with their `labels`), out of `population` (default: all)."""
     points = np.asarray(embedding, dtype=float)
     codes = np.asarray(labels, dtype=np.int64)
+    population = len(codes) if population is None else population
     keep = _sample(len(codes))
     colours = segment_colours(sorted(set(codes.tolist())))
     fig = new_figure(8, 6)
@@ -97,9 +103,9 @@ def projection_figure(
             rasterized=True,
         )
     shown = (
-        f"{len(keep):,} of {len(codes):,} customers"
-        if len(keep) < len(codes)
-        else (f"all {len(codes):,} customers")
+        f"{len(keep):,} of {population:,} customers"
+        if len(keep) < population
+        else (f"all {population:,} customers")
     )
     ax.set_title(f"Customers in two dimensions, coloured by segment\n{method}; {shown}")
     ax.set_xlabel(f"{method} axis 1")
@@ -256,12 +262,19 @@ def render_figures(
     embedding_method: str,
     silhouette_samples: np.ndarray | None,
     splits: list[tuple[str, np.ndarray, dict[int, str]]] | None = None,
+    embedding_positions: np.ndarray | None = None,
 ) -> dict[str, bytes]:
-    """Every figure of the report, name -> PNG bytes (the same bytes MLflow gets)."""
+    """Every figure of the report, name -> PNG bytes (the same bytes MLflow gets).
+
+    `embedding` holds the customers at `embedding_positions` (a sample), or every customer.
+    """
+    embedded = labels if embedding_positions is None else labels.iloc[embedding_positions]
     figures = {
         "segment_sizes": segment_sizes_figure(profiles, names),
         "zscore_heatmap": zscore_heatmap_figure(profiles, names),
-        "projection_2d": projection_figure(embedding, labels, names, embedding_method),
+        "projection_2d": projection_figure(
+            embedding, embedded, names, embedding_method, population=len(labels)
+        ),
         "metrics_vs_k": metrics_vs_k_figure(grid, chosen_cell_id),
     }
     if silhouette_samples is not None:

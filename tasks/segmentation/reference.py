@@ -46,18 +46,22 @@ def reference_pipeline() -> Pipeline:
     return Pipeline([("engineer", FeatureEngineer(columns, logged)), ("scale", StandardScaler())])
 
 
-def reference_space(clean: pd.DataFrame, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+def reference_space(
+    clean: pd.DataFrame, chunk_rows: int = CHUNK_ROWS, positions: np.ndarray | None = None
+) -> np.ndarray:
     """The clean frame in the reference space (fitted on the same frame: scaling only).
 
     Engineered and scaled `chunk_rows` at a time (the scaler learns chunk by chunk, as its
     `fit` itself does in one), so a portfolio of millions never exists as features at once.
+    With `positions`, the scaler still learns from every row and only those rows are returned.
     """
     engineer, scaler = reference_pipeline().named_steps.values()
     engineer.fit(clean)
     for start in range(0, len(clean), chunk_rows):
         scaler.partial_fit(engineer.transform(clean.iloc[start : start + chunk_rows]))
     pipeline = Pipeline([("engineer", engineer), ("scale", scaler)])
-    return transform_in_chunks(pipeline, clean, chunk_rows)
+    rows = clean if positions is None else clean.iloc[positions]
+    return transform_in_chunks(pipeline, rows, chunk_rows)
 
 
 def reference_silhouette(space: np.ndarray, labels: np.ndarray, sample_size: int) -> float:

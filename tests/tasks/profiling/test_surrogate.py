@@ -90,3 +90,13 @@ def test_above_the_fit_bound_trees_learn_from_a_sample_and_rules_count_every_cus
         top = rules[0]
         assert top.support / top.coverage == pytest.approx(sizes[segment])
     assert explanation.rules[2][0].support > 300 * 0.5  # counted beyond the 300 fitted rows
+
+
+def test_leaves_counted_in_chunks_give_the_same_explanation_as_in_one_piece(monkeypatch):
+    features, labels = _separable(rows=2_000)
+    features.loc[::7, "noise"] = np.nan  # the median fill must be the column's, not the chunk's
+    whole = explain_segments(features, labels)
+    monkeypatch.setattr("tasks.profiling.surrogate.MATRIX_CHUNK_ROWS", 300)
+    chunked = explain_segments(features, labels)
+    assert chunked == whole
+    assert whole.fidelity > 0.95

@@ -25,7 +25,9 @@ from tasks.segmentation.grid import GridSpec, parse_grid_spec
 from tasks.segmentation.selection import select_cell, shortlist
 
 
-def small_grid(ks: list[int], feature_sets: list[str], finalists: int = 2) -> GridSpec:
+def small_grid(
+    ks: list[int], feature_sets: list[str], finalists: int = 2, finalist_rows: int = 20_000
+) -> GridSpec:
     return parse_grid_spec(
         {
             "feature_sets": feature_sets,
@@ -33,7 +35,13 @@ def small_grid(ks: list[int], feature_sets: list[str], finalists: int = 2) -> Gr
             "seeds": [0],
             "stability_resamples": 10,
             "silhouette_sample_size": 1_500,
-            "finalists": {"count": finalists, "seeds": 2, "resamples": 50, "n_init": 4},
+            "finalists": {
+                "count": finalists,
+                "seeds": 2,
+                "resamples": 50,
+                "n_init": 4,
+                "max_rows": finalist_rows,
+            },
         }
     )
 

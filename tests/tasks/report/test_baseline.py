@@ -11,6 +11,7 @@ from tasks.report.baseline import (
     compare_with_rule,
     repayment_groups,
     rule_groups,
+    segment_and_repayment,
     variance_explained,
 )
 
@@ -76,3 +77,17 @@ def test_the_verdict_says_when_the_segments_only_confirm_the_rule(synthetic_inpu
     assert far.startswith(
         "The segments agree with the rule at ARI 1.000 and separate better by 0.050"
     )
+
+
+def test_segment_and_repayment_names_each_customers_pair():
+    labels = np.array([2, 0, 2, -1, 0])
+    repayment = pd.Series(
+        pd.Categorical(["Revolver", "Transactor", "Transactor", "Revolver", "Transactor"])
+    )
+    assert segment_and_repayment(labels, repayment).tolist() == [
+        "2|Revolver",
+        "0|Transactor",
+        "2|Transactor",
+        "-1|Revolver",
+        "0|Transactor",
+    ]

@@ -70,3 +70,9 @@ def test_the_reference_space_in_chunks_is_the_space_in_one_go(clean):
     chunked = reference_space(clean, chunk_rows=500)
     assert chunked.shape == whole.shape
     assert np.allclose(chunked, whole, rtol=0, atol=1e-12)  # incremental scaling: rounding only
+
+
+def test_the_reference_space_of_some_rows_is_scaled_on_every_row(clean):
+    whole = reference_space(clean)
+    rows = np.array([3, 17, 250, len(clean) - 1])
+    assert np.array_equal(reference_space(clean, positions=rows), whole[rows])
