@@ -80,9 +80,26 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 
 
 def duplicate_rows(frame: pd.DataFrame) -> pd.Series:
-    """`frame.duplicated(keep="first")`, from 64-bit row hashes (10M rows: 21 s and 1.9 GB less).
+    """`frame.duplicated(keep="first")`, compared only where it can be true.
 
-    Only rows that share a hash are compared value by value, so a collision never marks a row.
+    Two equal rows have equal stored ids, so only rows whose CUST_ID repeats are compared (at 10M
+    customers with unique ids: one pass over the ids instead of hashing 18 columns, 13 s less).
+    Those are compared through 64-bit row hashes, and only rows that share a hash value by value,
+    so a collision never marks a row.
+    """
+    found = pd.Series(False, index=frame.index)
+    # As Arrow strings: hashing 10M Python strings took 4 s, these 1.5 s. Ids that only look
+    # alike as text (1 and "1") are candidates too, and the comparison below tells them apart.
+    repeated_id = frame[CUST_ID].astype("string[pyarrow]").duplicated(keep=False).to_numpy()
+    if repeated_id.any():
+        candidates = frame.loc[repeated_id]
+        found.loc[candidates.index] = _duplicated_by_hash(candidates).to_numpy()
+    return found
+
+
+def _duplicated_by_hash(frame: pd.DataFrame) -> pd.Series:
+    """`frame.duplicated(keep="first")` from row hashes (10M rows: 21 s and 1.9 GB less).
+
     Floats are hashed with -0.0 as 0.0 and one NaN, the equalities `duplicated` itself uses.
     """
     combined = np.zeros(len(frame), dtype=np.uint64)

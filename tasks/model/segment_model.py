@@ -116,10 +116,19 @@ def _numeric_rules(column: str, given: pd.Series, value: np.ndarray) -> list[tup
     return rules
 
 
+def _as_numbers(column: pd.Series) -> np.ndarray:
+    """float64 values, NaN where the cell is not a number; numeric columns need no parsing."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
 def _row_problems(rows: pd.DataFrame, numbers: pd.DataFrame) -> list[tuple[int, int, str]]:
     """(row position, column position, problem) for every cell the features cannot use."""
     ids = rows[CUST_ID]
-    no_id = ids.isna().to_numpy() | (ids.astype(str).str.strip() == "").to_numpy()
+    # Arrow strings: the strip runs in C++ (a Python call per customer: 20 ms per 250,000).
+    blank = (ids.astype("string[pyarrow]").str.strip() == "").to_numpy(dtype=bool, na_value=True)
+    no_id = ids.isna().to_numpy() | blank
     found = [(int(p), -1, "is empty") for p in np.flatnonzero(no_id)]
     for col_pos, column in enumerate(NUMERIC_COLUMNS):
         given, value = rows[column], numbers[column].to_numpy()
@@ -141,7 +150,7 @@ def check_rows(X: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in (CUST_ID, *NUMERIC_COLUMNS) if c not in rows.columns]
     if missing:
         raise UnscorableRowError(f"the input has no column(s) {', '.join(missing)}")
-    numbers = rows[list(NUMERIC_COLUMNS)].apply(pd.to_numeric, errors="coerce").astype("float64")
+    numbers = pd.DataFrame({c: _as_numbers(rows[c]) for c in NUMERIC_COLUMNS}, index=rows.index)
     problems = _row_problems(rows, numbers)
     if problems:
         position, col_pos, problem = problems[0]
@@ -376,10 +385,13 @@ class SegmentModel(BaseEstimator):
             scored = self._score(rows)
         names = self.segment_names or {}
         labels = scored.pop("segment")
+        # A name per segment, then taken per row (a Python call per customer: 3 s at 10M).
+        segments, positions = np.unique(labels, return_inverse=True)
+        by_segment = np.asarray([names.get(int(s), f"Segment {s}") for s in segments], object)
         answer = {
             CUST_ID: rows[CUST_ID].to_numpy(dtype=object),
             "segment": labels,
-            "segment_name": np.asarray([names.get(int(s), f"Segment {s}") for s in labels], object),
+            "segment_name": by_segment[positions.reshape(-1)],
         }
         return pd.DataFrame(answer | scored, index=rows.index)
 

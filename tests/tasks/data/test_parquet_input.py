@@ -111,6 +111,22 @@ def test_rows_that_only_share_a_hash_are_not_duplicates(monkeypatch):
     assert duplicate_rows(frame).tolist() == [False, False, True]
 
 
+def test_rows_whose_ids_are_all_different_are_never_compared(monkeypatch):
+    """Equal rows share an id: a file of unique ids costs one pass over the ids, no row hashing."""
+
+    def no_hashing(values):
+        raise AssertionError("rows with unique ids were hashed")
+
+    monkeypatch.setattr(pd.util, "hash_array", no_hashing)
+    frame = pd.DataFrame({"CUST_ID": ["C1", "C2", "C3"], "BALANCE": [1.0, 1.0, 1.0]})
+    assert duplicate_rows(frame).tolist() == [False, False, False]
+
+
+def test_a_repeated_id_with_other_values_is_not_a_duplicate_row():
+    frame = pd.DataFrame({"CUST_ID": ["C1", "C2", "C1", "C1"], "BALANCE": [1.0, 1.0, 2.0, 1.0]})
+    assert duplicate_rows(frame).tolist() == [False, False, False, True]
+
+
 def test_a_stored_pandas_index_does_not_change_which_rows_are_quarantined(as_read, tmp_path):
     frame = as_read.head(30).copy()
     frame.loc[2, "BALANCE"] = -1.0
@@ -122,3 +138,9 @@ def test_a_stored_pandas_index_does_not_change_which_rows_are_quarantined(as_rea
     assert (result.summary.rows_clean, result.summary.rows_quarantined) == (29, 1)
     assert result.quarantine["line"].tolist() == [3]
     assert list(result.clean.index) == list(range(29))
+
+
+def test_ids_that_only_read_alike_as_text_are_told_apart_by_the_rows():
+    frame = pd.DataFrame({"CUST_ID": [1, "1", 1, None, None], "BALANCE": [2.0, 2.0, 2.0, 3.0, 3.0]})
+    assert duplicate_rows(frame).tolist() == frame.duplicated(keep="first").tolist()
+    assert duplicate_rows(frame).tolist() == [False, False, True, False, True]

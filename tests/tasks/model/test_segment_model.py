@@ -134,6 +134,7 @@ BAD_CELLS = {
     "zero tenure": ("TENURE", 0, "TENURE is 0; a tenure is at least 1 month"),
     "zero limit": ("CREDIT_LIMIT", 0.0, "CREDIT_LIMIT is 0; a credit limit is above 0"),
     "no customer id": ("CUST_ID", None, "CUST_ID is empty"),
+    "blank customer id": ("CUST_ID", " \t ", "CUST_ID is empty"),
 }
 
 
@@ -143,7 +144,7 @@ def test_a_row_it_cannot_score_is_named_with_its_customer_and_column(
 ) -> None:
     batch = rows.head(4).astype({column: object})
     batch.loc[2, column] = value
-    customer = "None" if column == "CUST_ID" else repr(rows.loc[2, "CUST_ID"])
+    customer = repr(value) if column == "CUST_ID" else repr(rows.loc[2, "CUST_ID"])
 
     with pytest.raises(UnscorableRowError) as caught:
         kmeans.predict(batch)
