@@ -161,13 +161,37 @@ def score_run(data: Path, work: Path, rows: int) -> dict[str, float]:
     env = os.environ | {"CCSEG_WORK_DIR": str(work), "PREFECT_HOME": str(work / ".prefect")}
     env.pop("MLFLOW_TRACKING_URI", None)
     out = work / "scored.csv"
-    wall, peak, _, _ = run_measured([*CCSEG, "score", "--data", str(data), "--out", str(out)], env)
+    command = [*CCSEG, "score", "--data", str(data), "--out", str(out)]
+    wall, peak, output, started_at = run_measured(command, env)
+    flow = flow_seconds(output, started_at)
     return {
         "rows": rows,
         "wall_seconds": wall,
         "rows_per_second": rows / wall,
         "peak_rss_bytes": peak,
+        # The scoring flow alone (from "Beginning flow run" to its end): without the imports,
+        # the preflight and the start of the temporary Prefect server.
+        "flow_seconds": flow,
+        "flow_rows_per_second": rows / flow if flow else float("nan"),
     }
+
+
+def flow_seconds(output: str, started_at: datetime) -> float:
+    """Seconds from the flow's first log line of its own to its last 'Finished in state'."""
+    day = started_at.date()
+    stamps = []
+    for line in output.splitlines():
+        match = LOG_LINE.match(line)
+        if (
+            match
+            and match[2] == "Flow"
+            and (
+                match[4].startswith("Beginning flow run")
+                or match[4].startswith("Finished in state")
+            )
+        ):
+            stamps.append(datetime.combine(day, datetime.strptime(match[1], "%H:%M:%S.%f").time()))
+    return (stamps[-1] - stamps[0]).total_seconds() if len(stamps) >= 2 else 0.0
 
 
 def summarise(size: int, runs: list[dict[str, object]]) -> dict[str, object]:
