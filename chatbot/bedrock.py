@@ -16,6 +16,7 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
+from chatbot.bedrock_async import AsyncBedrockSender
 from chatbot.bedrock_stream import (
     AnswerStream,
     FirstChunk,
@@ -108,13 +109,15 @@ class BedrockChatClient:
         self.breaker = breaker
         self._client = client  # one per process (app lifespan): its pool is shared by all calls
         self._pool = UpstreamPool(settings, metrics)
+        self._sender = AsyncBedrockSender(client, settings)
         self.router = ModelRouter(
             settings.model_id, settings.fallback_model_id, settings.model_cooldown_seconds
         )
         self._calls = UpstreamCalls(settings, metrics, breaker, self.router)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._pool.close()
+        await self._sender.close()
 
     def _request_kwargs(self, prompt: Prompt, model_id: str) -> dict[str, Any]:
         settings = self._settings
@@ -140,12 +143,9 @@ class BedrockChatClient:
         async def attempt_once(attempt: Attempt) -> ParsedAnswer:
             kwargs = self._request_kwargs(prompt, attempt.model_id)
 
-            def call() -> ParsedAnswer:
-                return parse_converse_response(self._client.converse(**kwargs))
-
-            future = await self._pool.start(call, deadline)
-            attempt.submitted = True
-            return await asyncio.wrap_future(future)
+            async with self._pool.slot(deadline):
+                attempt.submitted = True
+                return parse_converse_response(await self._sender.call("Converse", kwargs))
 
         done = await self._calls.run("Converse", attempt_once, deadline, request_id)
         answer = done.result

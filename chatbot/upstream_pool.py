@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -64,6 +64,15 @@ class UpstreamPool:
     def _release_slot(self) -> None:
         self._slots.release()
         self._metrics.upstream_in_flight.dec()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
+        """Hold a slot for a call made on the event loop; cancelling the call frees it."""
+        await self._admit(deadline)
+        try:
+            yield
+        finally:
+            self._release_slot()
 
     async def start(self, call: Callable[[], T], deadline: Deadline) -> Future[T]:
         """Submit once a slot is free; the slot comes back when the thread ends, not before."""
