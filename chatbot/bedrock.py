@@ -1,12 +1,12 @@
 """The Bedrock client: one boto3 client per process, Converse and ConverseStream per question.
 
 The attempts themselves (retries within the deadline, the fallback model, the circuit breaker)
-live in `upstream_calls.py`; the threads the blocking calls run in, in `upstream_pool.py`.
+live in `upstream_calls.py`; the cap on calls in flight in `upstream_pool.py`; the HTTP
+exchange, on the event loop, in `bedrock_async.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -79,7 +79,7 @@ def make_boto3_client(
 
 
 def parse_converse_response(response: dict[str, Any]) -> ParsedAnswer:
-    """Text, stop reason and token counts, or MalformedUpstreamResponse (runs in the pool)."""
+    """Text, stop reason and token counts, or MalformedUpstreamResponse."""
     try:
         blocks = response["output"]["message"]["content"]
         text = "".join(block["text"] for block in blocks if "text" in block)
@@ -107,8 +107,8 @@ class BedrockChatClient:
         self._settings = settings
         self._metrics = metrics
         self.breaker = breaker
-        self._client = client  # one per process (app lifespan): its pool is shared by all calls
         self._pool = UpstreamPool(settings, metrics)
+        # One boto3 client per process (app lifespan): it builds, signs and parses every call.
         self._sender = AsyncBedrockSender(client, settings)
         self.router = ModelRouter(
             settings.model_id, settings.fallback_model_id, settings.model_cooldown_seconds
@@ -116,7 +116,6 @@ class BedrockChatClient:
         self._calls = UpstreamCalls(settings, metrics, breaker, self.router)
 
     async def close(self) -> None:
-        self._pool.close()
         await self._sender.close()
 
     def _request_kwargs(self, prompt: Prompt, model_id: str) -> dict[str, Any]:
@@ -164,14 +163,15 @@ class BedrockChatClient:
         self, prompt: Prompt, deadline: Deadline, request_id: str
     ) -> AnswerStream:
         """Open a ConverseStream and wait, within the deadline, for the first text."""
-        loop = asyncio.get_running_loop()
 
         async def attempt_once(attempt: Attempt) -> tuple[FirstChunk, StreamSink]:
-            sink = StreamSink(loop)
+            sink = StreamSink()
             opener = partial(
-                self._client.converse_stream, **self._request_kwargs(prompt, attempt.model_id)
+                self._sender.event_stream,
+                "ConverseStream",
+                self._request_kwargs(prompt, attempt.model_id),
             )
-            await self._pool.start(partial(read_event_stream, opener, sink), deadline)
+            sink.task = await self._pool.spawn(read_event_stream(opener, sink), deadline)
             attempt.submitted = True
             try:
                 return await first_chunk(sink), sink

@@ -27,6 +27,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.client import BaseClient
 from botocore.compress import maybe_compress_request
 from botocore.endpoint import convert_to_response_dict
+from botocore.eventstream import EventStream, EventStreamBuffer
 from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -44,6 +45,16 @@ from botocore.httpsession import get_cert_path
 from botocore.model import OperationModel
 
 from chatbot.settings import ChatbotSettings
+
+
+class _NoBody:
+    """Stands for an event stream's body while botocore parses the response around it."""
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        return iter(())
+
+    def close(self) -> None:
+        """The socket is closed by leaving `AsyncBedrockSender.event_stream`, not here."""
 
 
 class _BufferedBody:
@@ -222,6 +233,37 @@ class AsyncBedrockSender:
                 request.url, response.status, response.headers.items(), _BufferedBody(body)
             )
         return self._parse(http_response, operation_model, context)
+
+    @asynccontextmanager
+    async def event_stream(
+        self, operation_name: str, params: dict[str, Any]
+    ) -> AsyncIterator[tuple[dict[str, Any], AsyncIterator[Any]]]:
+        """The parsed response of an event-stream operation and its events, as they arrive.
+
+        Leaving the context closes the stream; an error answer raises before it is entered.
+        """
+        request, operation_model, context = self.prepare(operation_name, params)
+        async with self._send(request) as response:
+            body = _BufferedBody(await response.read()) if response.status >= 300 else _NoBody()
+            http_response = AWSResponse(
+                request.url, response.status, response.headers.items(), body
+            )
+            parsed = self._parse(http_response, operation_model, context)
+            stream = next(value for value in parsed.values() if isinstance(value, EventStream))
+            yield parsed, _events(response, stream)
+
+
+async def _events(response: aiohttp.ClientResponse, stream: EventStream) -> AsyncIterator[Any]:
+    """Events as botocore's EventStream yields them, decoded from chunks as they arrive."""
+    buffer = EventStreamBuffer()
+    async for chunk in response.content.iter_any():
+        buffer.add_data(chunk)
+        for message in buffer:  # raises botocore's ChecksumMismatch etc. on a broken frame
+            # The parsing step of EventStream.__iter__; an exception message raises its
+            # EventStreamError (a ClientError), exactly as iterating botocore's stream does.
+            event = stream._parse_event(message)
+            if event:
+                yield event
 
 
 __all__ = ["AsyncBedrockSender", "botocore_error"]

@@ -1,8 +1,9 @@
-"""The threads blocking boto3 calls run in, with a cap on how many may be in flight at once.
+"""A cap on how many Bedrock calls may be in flight at once, and the deadline they share.
 
-boto3 is blocking, so each call runs in a thread pool sized to the connection pool; a semaphore
-admits at most `max_concurrent_upstream` calls and is released only when the thread really ends,
-so abandoned calls (the visitor's deadline passed) cannot pile up behind the pool.
+Calls run on the event loop (`bedrock_async.py`); a semaphore admits at most
+`max_concurrent_upstream` of them, waiting `admission_wait_seconds` at most for a slot. A slot
+is held until the call really ends: a stream's reader task keeps its slot until the stream is
+read or cancelled, so abandoned streams cannot pile up past the cap.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
 
 from chatbot.errors import ServiceBusy
 from chatbot.observability import ChatMetrics
@@ -36,18 +36,12 @@ class Deadline:
 
 
 class UpstreamPool:
-    """Runs blocking calls in threads, admitting a bounded number at a time."""
+    """Admits a bounded number of upstream calls at a time."""
 
     def __init__(self, settings: ChatbotSettings, metrics: ChatMetrics) -> None:
         self._admission_wait_seconds = settings.admission_wait_seconds
         self._metrics = metrics
-        self._executor = ThreadPoolExecutor(
-            max_workers=settings.max_pool_connections, thread_name_prefix="bedrock"
-        )
         self._slots = asyncio.Semaphore(settings.max_concurrent_upstream)
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _admit(self, deadline: Deadline) -> None:
         if self._slots.locked():
@@ -67,26 +61,25 @@ class UpstreamPool:
 
     @contextlib.asynccontextmanager
     async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
-        """Hold a slot for a call made on the event loop; cancelling the call frees it."""
+        """Hold a slot for a call awaited in place; cancelling the call frees it."""
         await self._admit(deadline)
         try:
             yield
         finally:
             self._release_slot()
 
-    async def start(self, call: Callable[[], T], deadline: Deadline) -> Future[T]:
-        """Submit once a slot is free; the slot comes back when the thread ends, not before."""
-        await self._admit(deadline)
-        loop = asyncio.get_running_loop()
+    async def spawn(self, work: Coroutine[Any, Any, T], deadline: Deadline) -> asyncio.Task[T]:
+        """Start `work` as a task once a slot is free; the slot comes back when the task ends."""
         try:
-            future = self._executor.submit(call)
+            await self._admit(deadline)
         except BaseException:
-            self._release_slot()
+            work.close()  # never started: no "coroutine was never awaited" warning
             raise
 
-        def release_from_thread(_: Future[T]) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed at shutdown
-                loop.call_soon_threadsafe(self._release_slot)
+        async def holding_the_slot() -> T:
+            try:
+                return await work
+            finally:
+                self._release_slot()
 
-        future.add_done_callback(release_from_thread)
-        return future
+        return asyncio.get_running_loop().create_task(holding_the_slot())

@@ -9,11 +9,13 @@ from typing import Any, TypeVar
 
 import aiohttp
 import pytest
+from botocore.eventstream import ChecksumMismatch
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    EventStreamError,
     HTTPClientError,
     ReadTimeoutError,
 )
@@ -147,6 +149,47 @@ def test_a_body_that_is_not_json_is_parsed_as_boto3_parses_it(fake):
     assert without_volatile(ours) == without_volatile(theirs)
 
 
+async def _stream_events(sender: AsyncBedrockSender) -> tuple[dict[str, Any], list[Any]]:
+    async with sender.event_stream("ConverseStream", PARAMS) as (response, events):
+        return response, [event async for event in events]
+
+
+def test_stream_events_are_those_boto3_yields_in_the_same_order(fake):
+    (response, ours), client = with_sender(ChatbotSettings(), _stream_events)
+    theirs = list(client.converse_stream(**PARAMS)["stream"])
+
+    assert response["ResponseMetadata"]["RequestId"]
+    assert [next(iter(event)) for event in ours][:2] == ["messageStart", "contentBlockDelta"]
+    assert ours[:-1] == theirs[:-1]  # the last, `metadata`, carries the fake's measured latency
+    assert ours[-1]["metadata"]["usage"] == theirs[-1]["metadata"]["usage"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (Fault("throttling", mid_stream=True, times=2), EventStreamError),
+        (Fault("malformed", times=2), ChecksumMismatch),
+    ],
+)
+def test_a_broken_stream_raises_what_iterating_boto3s_stream_raises(fake, fault, expected):
+    fake.set_faults(fault)
+
+    with pytest.raises(expected) as ours:
+        with_sender(ChatbotSettings(), _stream_events)
+    client = make_boto3_client(ChatbotSettings())
+    with pytest.raises(expected) as theirs:
+        list(client.converse_stream(**PARAMS)["stream"])
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_an_error_answer_to_a_stream_raises_before_any_event(fake):
+    fake.set_faults(Fault("access_denied"))
+
+    with pytest.raises(ClientError) as raised:
+        with_sender(ChatbotSettings(), _stream_events)
+    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
 def test_socket_failures_map_to_the_exceptions_botocores_own_session_raises():
     url = "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse"
     key = aiohttp.client_reqrep.ConnectionKey("h", 443, True, True, None, None, None)
@@ -188,7 +231,6 @@ def test_a_cancelled_call_gives_its_slot_back():
         await asyncio.gather(holder, return_exceptions=True)
         async with pool.slot(deadline):
             assert metrics.upstream_in_flight._value.get() == 1
-        pool.close()
 
     asyncio.run(run())
     assert metrics.upstream_in_flight._value.get() == 0
