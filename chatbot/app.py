@@ -150,7 +150,7 @@ def _lifespan(
         try:
             yield
         finally:
-            await bedrock.close()
+            bedrock.close()
             if cache is not None:
                 await cache.backend.close()
             if app.state.metrics_server is not None:

@@ -1,12 +1,12 @@
 """The Bedrock client: one boto3 client per process, Converse and ConverseStream per question.
 
 The attempts themselves (retries within the deadline, the fallback model, the circuit breaker)
-live in `upstream_calls.py`; the cap on calls in flight in `upstream_pool.py`; the HTTP
-exchange, on the event loop, in `bedrock_async.py`.
+live in `upstream_calls.py`; the threads the blocking calls run in, in `upstream_pool.py`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -16,7 +16,6 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
-from chatbot.bedrock_async import AsyncBedrockSender
 from chatbot.bedrock_stream import (
     AnswerStream,
     FirstChunk,
@@ -79,7 +78,7 @@ def make_boto3_client(
 
 
 def parse_converse_response(response: dict[str, Any]) -> ParsedAnswer:
-    """Text, stop reason and token counts, or MalformedUpstreamResponse."""
+    """Text, stop reason and token counts, or MalformedUpstreamResponse (runs in the pool)."""
     try:
         blocks = response["output"]["message"]["content"]
         text = "".join(block["text"] for block in blocks if "text" in block)
@@ -107,16 +106,15 @@ class BedrockChatClient:
         self._settings = settings
         self._metrics = metrics
         self.breaker = breaker
+        self._client = client  # one per process (app lifespan): its pool is shared by all calls
         self._pool = UpstreamPool(settings, metrics)
-        # One boto3 client per process (app lifespan): it builds, signs and parses every call.
-        self._sender = AsyncBedrockSender(client, settings)
         self.router = ModelRouter(
             settings.model_id, settings.fallback_model_id, settings.model_cooldown_seconds
         )
         self._calls = UpstreamCalls(settings, metrics, breaker, self.router)
 
-    async def close(self) -> None:
-        await self._sender.close()
+    def close(self) -> None:
+        self._pool.close()
 
     def _request_kwargs(self, prompt: Prompt, model_id: str) -> dict[str, Any]:
         settings = self._settings
@@ -142,9 +140,12 @@ class BedrockChatClient:
         async def attempt_once(attempt: Attempt) -> ParsedAnswer:
             kwargs = self._request_kwargs(prompt, attempt.model_id)
 
-            async with self._pool.slot(deadline):
-                attempt.submitted = True
-                return parse_converse_response(await self._sender.call("Converse", kwargs))
+            def call() -> ParsedAnswer:
+                return parse_converse_response(self._client.converse(**kwargs))
+
+            future = await self._pool.start(call, deadline)
+            attempt.submitted = True
+            return await asyncio.wrap_future(future)
 
         done = await self._calls.run("Converse", attempt_once, deadline, request_id)
         answer = done.result
@@ -163,15 +164,14 @@ class BedrockChatClient:
         self, prompt: Prompt, deadline: Deadline, request_id: str
     ) -> AnswerStream:
         """Open a ConverseStream and wait, within the deadline, for the first text."""
+        loop = asyncio.get_running_loop()
 
         async def attempt_once(attempt: Attempt) -> tuple[FirstChunk, StreamSink]:
-            sink = StreamSink()
+            sink = StreamSink(loop)
             opener = partial(
-                self._sender.event_stream,
-                "ConverseStream",
-                self._request_kwargs(prompt, attempt.model_id),
+                self._client.converse_stream, **self._request_kwargs(prompt, attempt.model_id)
             )
-            sink.task = await self._pool.spawn(read_event_stream(opener, sink), deadline)
+            await self._pool.start(partial(read_event_stream, opener, sink), deadline)
             attempt.submitted = True
             try:
                 return await first_chunk(sink), sink

@@ -1,15 +1,15 @@
-"""ConverseStream plumbing: a task reads Bedrock's event stream into an asyncio queue.
+"""ConverseStream plumbing: a pool thread reads Bedrock's event stream into an asyncio queue.
 
-The reader holds a slot of the upstream pool like every other call; the request only awaits the
-queue, with a deadline for the first token and a gap limit after.
+boto3 is blocking, so the event stream is iterated in the same bounded pool as every other call;
+the event loop only awaits the queue, with a deadline for the first token and a gap limit after.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,39 +30,48 @@ class StreamUsage:
 
 
 class StreamSink:
-    """Hands events from the task reading the stream to the request; the request can stop it."""
+    """Hands events from the reading thread to the event loop; the loop can ask it to stop."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.task: asyncio.Task[None] | None = None  # the reader, once started
-        # Set by the reader before it forwards any event, so it is known by then.
+        self._cancelled = threading.Event()
+        # Set by the reading thread before it forwards any event, so it is known by then.
         self.aws_request_id: str | None = None
 
     def put(self, kind: str, payload: Any) -> None:
-        self.queue.put_nowait((kind, payload))
+        try:
+            self._loop.call_soon_threadsafe(self.queue.put_nowait, (kind, payload))
+        except RuntimeError:  # the loop closed during shutdown: nobody is listening
+            self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
 
     def cancel(self) -> None:
-        """Stop reading: cancelling the reader closes the stream's connection."""
-        if self.task is not None:
-            self.task.cancel()
+        self._cancelled.set()
 
 
-OpenStream = Callable[
-    [], AbstractAsyncContextManager[tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]]
-]
-
-
-async def read_event_stream(open_stream: OpenStream, sink: StreamSink) -> None:
-    """Runs as a task of its own: open the stream, forward each event, then its end or error."""
+def read_event_stream(open_stream: Callable[[], dict[str, Any]], sink: StreamSink) -> None:
+    """Runs in a pool thread: open the stream, forward each event, always close the socket."""
     try:
-        async with open_stream() as (response, events):
-            sink.aws_request_id = response.get("ResponseMetadata", {}).get("RequestId")
-            async for event in events:
-                sink.put("event", event)
-    except Exception as error:  # cancellation is not forwarded: nobody is listening then
+        response = open_stream()
+        sink.aws_request_id = response.get("ResponseMetadata", {}).get("RequestId")
+        events = response["stream"]
+    except BaseException as error:
         sink.put("error", error)
-    else:
+        return
+    try:
+        for event in events:
+            if sink.cancelled:
+                break
+            sink.put("event", event)
         sink.put("end", None)
+    except BaseException as error:
+        sink.put("error", error)
+    finally:
+        events.close()
 
 
 def delta_text(event: dict[str, Any]) -> str | None:

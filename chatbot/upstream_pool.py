@@ -1,9 +1,8 @@
-"""A cap on how many Bedrock calls may be in flight at once, and the deadline they share.
+"""The threads blocking boto3 calls run in, with a cap on how many may be in flight at once.
 
-Calls run on the event loop (`bedrock_async.py`); a semaphore admits at most
-`max_concurrent_upstream` of them, waiting `admission_wait_seconds` at most for a slot. A slot
-is held until the call really ends: a stream's reader task keeps its slot until the stream is
-read or cancelled, so abandoned streams cannot pile up past the cap.
+boto3 is blocking, so each call runs in a thread pool sized to the connection pool; a semaphore
+admits at most `max_concurrent_upstream` calls and is released only when the thread really ends,
+so abandoned calls (the visitor's deadline passed) cannot pile up behind the pool.
 """
 
 from __future__ import annotations
@@ -11,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 from chatbot.errors import ServiceBusy
 from chatbot.observability import ChatMetrics
@@ -36,12 +36,18 @@ class Deadline:
 
 
 class UpstreamPool:
-    """Admits a bounded number of upstream calls at a time."""
+    """Runs blocking calls in threads, admitting a bounded number at a time."""
 
     def __init__(self, settings: ChatbotSettings, metrics: ChatMetrics) -> None:
         self._admission_wait_seconds = settings.admission_wait_seconds
         self._metrics = metrics
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.max_pool_connections, thread_name_prefix="bedrock"
+        )
         self._slots = asyncio.Semaphore(settings.max_concurrent_upstream)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _admit(self, deadline: Deadline) -> None:
         if self._slots.locked():
@@ -59,27 +65,19 @@ class UpstreamPool:
         self._slots.release()
         self._metrics.upstream_in_flight.dec()
 
-    @contextlib.asynccontextmanager
-    async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
-        """Hold a slot for a call awaited in place; cancelling the call frees it."""
+    async def start(self, call: Callable[[], T], deadline: Deadline) -> Future[T]:
+        """Submit once a slot is free; the slot comes back when the thread ends, not before."""
         await self._admit(deadline)
+        loop = asyncio.get_running_loop()
         try:
-            yield
-        finally:
-            self._release_slot()
-
-    async def spawn(self, work: Coroutine[Any, Any, T], deadline: Deadline) -> asyncio.Task[T]:
-        """Start `work` as a task once a slot is free; the slot comes back when the task ends."""
-        try:
-            await self._admit(deadline)
+            future = self._executor.submit(call)
         except BaseException:
-            work.close()  # never started: no "coroutine was never awaited" warning
+            self._release_slot()
             raise
 
-        async def holding_the_slot() -> T:
-            try:
-                return await work
-            finally:
-                self._release_slot()
+        def release_from_thread(_: Future[T]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed at shutdown
+                loop.call_soon_threadsafe(self._release_slot)
 
-        return asyncio.get_running_loop().create_task(holding_the_slot())
+        future.add_done_callback(release_from_thread)
+        return future
