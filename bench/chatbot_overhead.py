@@ -1,7 +1,8 @@
 """Chat service overhead and capacity under open-loop load, against the fake Bedrock.
 
-Three processes: the fake Bedrock (fixed model latency, so `overhead = end-to-end - latency` is
-exact up to the fake's own cost), the service (`python -m chatbot.cli serve`, limits raised so
+Three processes: the fake Bedrock (fixed model latency, counted from the request's arrival, so
+`overhead = end-to-end - latency` holds the service, both HTTP exchanges and this generator, not
+the fake's own work), the service (`python -m chatbot.cli serve`, limits raised so
 they never reject the load) and this load generator. Arrivals are open-loop (fired on schedule
 whatever the responses) and latency is measured from the scheduled send time, so a slow service
 cannot hide its queueing. The baseline calls the fake straight through boto3 from this process

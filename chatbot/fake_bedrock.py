@@ -30,6 +30,11 @@ tag injected into the page text cannot change the echo. Without a page tag the a
 "with no page in the prompt." Token counts are len(text)/4 rounded up; the answer is cut at
 the request's max tokens with stop reason `max_tokens`.
 
+The model latency runs from the moment the request line arrives, as Bedrock's own latency
+includes its front end: the fake's parsing, fault and quota checks and bookkeeping happen
+inside it, so a client measuring `end-to-end - latency` measures itself and the network, not
+the fake. A `stall` fault holds the request back first; the latency starts after it.
+
 Why `http.server` with a thread per connection rather than uvicorn: the fake's latency is a
 sleep, which a thread spends without holding the GIL, so 40+ requests in flight cost nothing;
 blocking sleeps make stalls, per-token stream delays and an interruptible stop trivial; and

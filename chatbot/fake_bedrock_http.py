@@ -8,6 +8,7 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,13 @@ class FakeBedrockHandler(BaseHTTPRequestHandler):
     # the client's delayed ACK can add ~40 ms to every reply.
     disable_nagle_algorithm = True
     server: FakeBedrockHTTPServer
+    received_at = 0.0  # monotonic time the request line was read
+
+    def parse_request(self) -> bool:
+        # Called as soon as the request line is in: the model's latency runs from here, so the
+        # fake's own parsing and bookkeeping are inside it, as Bedrock's are inside its own.
+        self.received_at = time.monotonic()
+        return super().parse_request()
 
     def do_POST(self) -> None:
         self.server.runtime.handle(self)

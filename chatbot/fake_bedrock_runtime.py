@@ -76,6 +76,11 @@ class BedrockRuntime:
         if seconds > 0 and self.stopping.wait(seconds):
             raise StoppingError
 
+    def pause_until(self, moment: float) -> None:
+        """Sleep until a monotonic moment; the model latency is counted from the request's
+        arrival, so the fake's own work (parsing, faults, stats) does not add to it."""
+        self.pause(moment - time.monotonic())
+
     def _signature_error(
         self, authorization: str | None, scope: re.Match[str] | None
     ) -> tuple[str, int, str] | None:
@@ -148,18 +153,26 @@ class BedrockRuntime:
             return
         if fault is not None and fault.kind == "malformed":
             record("malformed", request.prompt_text)
-            self.pause(self.latency.sample_seconds())
+            self.pause_until(handler.received_at + self.latency.sample_seconds())
             handler.write_malformed(request_id, operation)
             return
         stalled = fault is not None and fault.kind == "stall"
         outcome = ERRORS[fault.kind].code if mid_stream and fault and not stalled else "ok"
         record(("stall+" if stalled else "") + outcome, request.prompt_text)
+        started = handler.received_at
         if stalled and fault is not None and not mid_stream:
             stall = fault.delay_seconds
             self.pause(self.config.stall_seconds if stall is None else stall)
+            started = time.monotonic()  # a stall holds the request back: the model starts after
 
         self._answer(
-            handler, request_id, operation, model_id, request, fault if mid_stream else None
+            handler,
+            request_id,
+            operation,
+            model_id,
+            request,
+            fault if mid_stream else None,
+            started,
         )
 
     def _answer(
@@ -170,13 +183,14 @@ class BedrockRuntime:
         model_id: str,
         request: ModelRequest,
         mid_stream_fault: Fault | None,
+        started: float,
     ) -> None:
         answer = compose_answer(request)
         if operation == "ConverseStream":
-            self._stream(handler, request_id, answer, mid_stream_fault)
+            self._stream(handler, request_id, answer, mid_stream_fault, started)
             return
         latency = self.latency.sample_seconds()
-        self.pause(latency)
+        self.pause_until(started + latency)
         latency_ms = round(latency * 1000)
         if operation == "Converse":
             handler.write_json(request_id, converse_response(answer, latency_ms))
@@ -188,10 +202,14 @@ class BedrockRuntime:
             handler.write_json(request_id, body, _invoke_headers(answer, latency_ms))
 
     def _stream(
-        self, handler: FakeBedrockHandler, request_id: str, answer: Answer, fault: Fault | None
+        self,
+        handler: FakeBedrockHandler,
+        request_id: str,
+        answer: Answer,
+        fault: Fault | None,
+        started: float,
     ) -> None:
-        started = time.monotonic()
-        self.pause(self.latency.sample_seconds())
+        self.pause_until(started + self.latency.sample_seconds())
         handler.start_stream(request_id)
         handler.write_chunk(encode_event(*stream_head()))
         token_delay = self.config.stream_token_delay_ms / 1000

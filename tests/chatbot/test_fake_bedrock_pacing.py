@@ -1,12 +1,16 @@
-"""Sampled latency matches its median and p99; quotas slide over their window."""
+"""Sampled latency matches its median and p99, counted from the request's arrival; quotas slide."""
 
 from __future__ import annotations
 
+import json
 import random
+import socket
 import statistics
+import time
 
 import pytest
 
+from chatbot.fake_bedrock import FakeBedrock, FakeBedrockConfig, Fault
 from chatbot.fake_bedrock_faults import TOO_MANY_REQUESTS, TOO_MANY_TOKENS
 from chatbot.fake_bedrock_pacing import LatencySampler, Quotas
 
@@ -72,3 +76,38 @@ def test_requests_quota_is_checked_before_tokens_and_a_token_refusal_uses_no_req
     assert quotas.admit(150) == TOO_MANY_TOKENS
     assert [quotas.admit(1), quotas.admit(1)] == [None, None]
     assert quotas.admit(1) == TOO_MANY_REQUESTS
+
+
+def _slow_converse(fake: FakeBedrock, body_delay: float) -> tuple[float, bytes]:
+    """A Converse whose body arrives `body_delay` after its request line; seconds to the reply."""
+    body = json.dumps({"messages": [{"role": "user", "content": [{"text": "hi"}]}]}).encode()
+    head = (
+        f"POST /model/m/converse HTTP/1.1\r\nHost: {fake.url.removeprefix('http://')}\r\n"
+        f"Authorization: Bearer t\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    host, port = fake.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        started = time.monotonic()
+        sock.sendall(head)
+        time.sleep(body_delay)
+        sock.sendall(body)
+        reply = sock.recv(65536)
+        return time.monotonic() - started, reply
+
+
+def test_model_latency_runs_from_the_request_line_not_from_the_end_of_the_fakes_work() -> None:
+    # The fake's own time (here a body that arrives late, standing for parsing and bookkeeping)
+    # is inside the model latency, so the service's measured overhead does not include it.
+    with FakeBedrock(FakeBedrockConfig(latency_ms_median=600)) as fake:
+        seconds, reply = _slow_converse(fake, body_delay=0.4)
+    assert reply.startswith(b"HTTP/1.1 200")
+    assert 0.6 <= seconds < 0.9  # 0.4 s of late body + 0.6 s of latency would be 1.0 s
+
+
+def test_a_stall_holds_the_answer_back_before_the_model_latency_starts() -> None:
+    config = FakeBedrockConfig(latency_ms_median=300, faults=(Fault("stall", delay_seconds=0.3),))
+    with FakeBedrock(config) as fake:
+        seconds, reply = _slow_converse(fake, body_delay=0.0)
+    assert reply.startswith(b"HTTP/1.1 200")
+    assert seconds >= 0.6
