@@ -114,7 +114,10 @@ def describe(clean: pd.DataFrame, features: pd.DataFrame, labels: pd.Series) -> 
         sizes=segment_sizes(everyone),
         totals=portfolio_shares(clean, everyone),
     )
-    return SegmentDescription(names=names_from_traits(clean, everyone), profiles=profiles)
+    names = name_segments(
+        behaviour_traits(clean_at), labels_at
+    )  # the sample names_from_traits draws
+    return SegmentDescription(names=names, profiles=profiles)
 
 
 @task(name="describe-segments", cache_policy=NO_CACHE)
