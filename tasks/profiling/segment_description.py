@@ -70,24 +70,32 @@ class SegmentDescription:
 def profiled_positions(labels: np.ndarray, seed: int = 0) -> np.ndarray | None:
     """The rows profiles and names are computed on: None (all) up to PROFILE_MAX_ROWS, else a
     sorted seeded sample of that many plus every member of a segment the sample missed."""
-    if len(labels) <= PROFILE_MAX_ROWS:
+    if profiles_every_row(len(labels)):
         return None
     drawn = np.random.default_rng(seed).choice(len(labels), PROFILE_MAX_ROWS, replace=False)
     missed = np.setdiff1d(np.unique(labels), np.unique(labels[drawn]))
     return np.union1d(drawn, np.flatnonzero(np.isin(labels, missed)))
 
 
-def names_from_traits(clean: pd.DataFrame, labels: np.ndarray) -> dict[int, SegmentName]:
+def profiles_every_row(rows: int) -> bool:
+    """Whether profiles and names use every row (else the sample of `profiled_positions`)."""
+    return rows <= PROFILE_MAX_ROWS
+
+
+def names_from_traits(
+    clean: pd.DataFrame, labels: np.ndarray, traits: pd.DataFrame | None = None
+) -> dict[int, SegmentName]:
     """The segments' names from their traits, on the rows `profiled_positions` picks.
 
     The traits of every customer are a frame the size of the portfolio (a copy of 10M customers
     held 3 GB); the names rest on segment medians, which the sample gives to a fraction of a
-    percent.
+    percent. `traits`: every row's, when the caller names several labellings of a small frame.
     """
     labels = np.asarray(labels, dtype=np.int64)
     at = profiled_positions(labels)
     if at is None:
-        return name_segments(behaviour_traits(positional(clean)), pd.Series(labels))
+        every = traits if traits is not None else behaviour_traits(positional(clean))
+        return name_segments(every, pd.Series(labels))
     return name_segments(
         behaviour_traits(clean.iloc[at].reset_index(drop=True)), pd.Series(labels[at])
     )
@@ -114,9 +122,8 @@ def describe(clean: pd.DataFrame, features: pd.DataFrame, labels: pd.Series) -> 
         sizes=segment_sizes(everyone),
         totals=portfolio_shares(clean, everyone),
     )
-    names = name_segments(
-        behaviour_traits(clean_at), labels_at
-    )  # the sample names_from_traits draws
+    # The sample names_from_traits would draw again: named from the copy already made.
+    names = name_segments(behaviour_traits(clean_at), labels_at)
     return SegmentDescription(names=names, profiles=profiles)
 
 

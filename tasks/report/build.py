@@ -23,11 +23,13 @@ from tasks.profiling.naming import NOISE_SEGMENT, SegmentName
 from tasks.profiling.profiles import (
     Migration,
     SegmentProfiles,
+    positional,
     profile_segments,
     segment_migration,
 )
-from tasks.profiling.segment_description import names_from_traits
+from tasks.profiling.segment_description import names_from_traits, profiles_every_row
 from tasks.profiling.surrogate import SurrogateExplanation, explain_segments
+from tasks.profiling.traits import behaviour_traits
 from tasks.report.actions import Action, plan_actions
 from tasks.report.analysis import ANALYSIS_FILE, analysis_json
 from tasks.report.baseline import Baseline, compare_with_rule, segment_and_repayment
@@ -162,12 +164,19 @@ def _split_columns(
     """Heading, labels and segment names per k, for the split figure (names by the same rules)."""
     if not inputs.splits or len(inputs.splits) < 2:
         return None
+    # Every row's traits once for all k on a frame profiled whole; a large one samples per k.
+    traits = (
+        behaviour_traits(positional(inputs.clean))
+        if profiles_every_row(len(inputs.clean))
+        else None
+    )
     columns = []
     for position, (k, found) in enumerate(sorted(inputs.splits.items())):
         if position == 0:
             found, named = labels.to_numpy(), {s: n.name for s, n in names.items()}
         else:
-            named = {s: n.name for s, n in names_from_traits(inputs.clean, found).items()}
+            found_names = names_from_traits(inputs.clean, found, traits)
+            named = {s: n.name for s, n in found_names.items()}
         columns.append((f"k = {k}" + (" (chosen)" if position == 0 else ""), found, named))
     return columns
 

@@ -10,7 +10,11 @@ import pytest
 
 from tasks.data.synthetic import generate_synthetic
 from tasks.profiling.naming import name_segments
-from tasks.profiling.segment_description import describe, profiled_positions
+from tasks.profiling.segment_description import (
+    describe,
+    names_from_traits,
+    profiled_positions,
+)
 from tasks.profiling.traits import behaviour_traits
 from tasks.segmentation.features import engineer_features
 
@@ -86,3 +90,16 @@ def test_above_the_bound_profiles_use_a_sample_and_sizes_count_everyone(
     assert sizes["n"].to_dict() == pd.Series(labels).value_counts().sort_index().to_dict()
     assert set(description.names) == set(np.unique(labels))
     assert set(description.profiles.feature_medians.index) == set(np.unique(labels))
+
+
+def test_names_from_given_traits_are_the_names_from_the_frame_without_recomputing(monkeypatch):
+    clean, _ = generate_synthetic(600, seed=3)
+    labels = np.arange(600) % 3
+    expected = names_from_traits(clean, labels)
+    traits = behaviour_traits(clean)
+
+    def recomputed(frame):
+        raise AssertionError("the traits were computed again")
+
+    monkeypatch.setattr("tasks.profiling.segment_description.behaviour_traits", recomputed)
+    assert names_from_traits(clean, labels, traits) == expected
