@@ -172,10 +172,22 @@ def score(
     ),
 ) -> None:
     """Assign segments to a new batch with the champion model (same validation contract)."""
-    from ccseg.preflight import preflight_score
-    from flows.scoring import scoring
+    from ccseg.runtime import TemporaryServerHeadStart
+    from core.paths import require_input_file
 
-    preflight_score(data, out, model_uri)
+    require_input_file(data, "--data file")  # the commonest mistake, answered before any boot
+    # First: the server boots on the other core while this one imports and checks (the boot
+    # took longer than all the checks; started after them, it was the wait before the flow).
+    server = TemporaryServerHeadStart().begin()
+    try:
+        from ccseg.preflight import preflight_score
+        from flows.scoring import scoring
+
+        preflight_score(data, out, model_uri)
+    except BaseException:
+        server.abandon()
+        raise
+    server.ready()
     summary = scoring(data_path=data, output_path=out, model_uri=model_uri)
     typer.echo(
         f"{summary.rows_scored:,} customers scored with {summary.model_uri} -> "

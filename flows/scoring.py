@@ -18,12 +18,12 @@ from prefect.runtime import flow_run
 from core.errors import ParameterError
 from core.paths import require_input_file, require_writable_dir, require_writable_file
 from core.settings import load_settings, require_existing_store
-from tasks.data.ingest import require_clean_rows, validate_data, write_outputs
+from tasks.data.ingest import require_clean_rows, validate_data, write_validation
 from tasks.drift.publish import check_batch_drift, drift_json_path, write_drift_json
 from tasks.mlops.batch_scoring import score_in_chunks
 from tasks.mlops.champion import load_model
 from tasks.mlops.tracking import TAG_DATA_SHA, TAG_FLOW_RUN, configure_tracking
-from tasks.segmentation.assignments import write_table
+from tasks.segmentation.assignments import write_scores
 
 
 @dataclass(frozen=True)
@@ -83,14 +83,18 @@ def scoring(data_path: Path, output_path: Path, model_uri: str | None = None) ->
     require_input_file(Path(data_path), "--data file")
     require_existing_store(settings)
     model_uri = model_uri or f"models:/{settings.registered_model_name}@champion"
-    model = load_model(settings.tracking_uri, model_uri)
+    # Steps that do not need each other's results overlap (2 cores: the model loads while the
+    # batch is validated, files are written while the next step computes).
+    loading = load_model.submit(settings.tracking_uri, model_uri)
     ingest = validate_data(Path(data_path))
-    # Rejected rows are written with their reasons first: nothing is lost, even when all are.
-    written_validation = write_outputs(ingest, outputs.validation_dir)
-    require_clean_rows(ingest, written_validation["quarantine"])
+    writing_validation = write_validation.submit(ingest, outputs.validation_dir)
+    if not ingest.summary.rows_clean:
+        # Rejected rows are written with their reasons first: nothing is lost, even when all are.
+        require_clean_rows(ingest, writing_validation.result()["quarantine"])
     # Typed, contract-checked rows: the raw model in chunks (tasks/mlops/batch_scoring.py).
+    model = loading.result()
     table = score_in_chunks(model, ingest.clean)
-    written = write_table(table, outputs.table)
+    writing_table = write_scores.submit(table, outputs.table)
     print(
         f"scored {len(table):,} customers with {model_uri}; "
         f"{ingest.summary.rows_quarantined:,} quarantined"
@@ -118,12 +122,13 @@ def scoring(data_path: Path, output_path: Path, model_uri: str | None = None) ->
             scored=table,
         )
     drift_path = write_drift_json(drift, Path(data_path), outputs.drift)
+    writing_validation.result()  # a failure to write is the run's failure too
     return ScoringSummary(
         model_uri,
         ingest.summary.rows_in,
         len(table),
         ingest.summary.rows_quarantined,
-        written,
+        writing_table.result(),
         drift.verdict,
         drift.summary_line(),
         drift_path,

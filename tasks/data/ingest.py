@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from core.errors import FileLevelError, ParameterError
 from core.paths import require_input_file
 from schemas.columns import CUST_ID, NUMERIC_COLUMNS, RAW_COLUMNS
 from schemas.raw import (
+    ARROW_TEXT,
     CLEAN_DTYPES,
     HARD_RULES,
     HARD_SCHEMA,
@@ -224,7 +226,7 @@ def _coerce_numbers(text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     typed = pd.DataFrame(index=text.index)
     ids = text[CUST_ID].str.strip()
     # An id written as an NA token ("NA", "null") is a missing id, not a customer called "NA".
-    typed[CUST_ID] = ids.where(~ids.str.lower().isin(NA_TOKENS), None)
+    typed[CUST_ID] = ids.where(~ids.str.lower().isin(NA_TOKENS), None).astype(ARROW_TEXT)
     not_a_number = pd.DataFrame(False, index=text.index, columns=list(NUMERIC_COLUMNS))
     for column in NUMERIC_COLUMNS:
         cells = text[column].str.strip()
@@ -450,6 +452,15 @@ def write_outputs(result: IngestResult, out_dir: Path) -> dict[str, Path]:
     for name, tmp in staged.items():
         tmp.replace(targets[name])
     return targets
+
+
+@task(name="write-validation", cache_policy=NO_CACHE)
+def write_validation(result: IngestResult, out_dir: Path) -> dict[str, Path]:
+    """Prefect task: `write_outputs`, so that a flow goes on while the files are written.
+
+    No cache key: it would hash the whole batch.
+    """
+    return write_outputs(result, out_dir)
 
 
 @task(

@@ -8,6 +8,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 
 def write_table(table: pd.DataFrame, path: Path) -> Path:
@@ -24,3 +26,12 @@ def write_table(table: pd.DataFrame, path: Path) -> Path:
         write(arrow, staged)
         staged.replace(target)
     return path
+
+
+@task(name="write-scores", cache_policy=NO_CACHE)
+def write_scores(table: pd.DataFrame, path: Path) -> Path:
+    """Prefect task: `write_table`, so that a flow goes on while the table is written.
+
+    No cache key: it would hash every customer's row.
+    """
+    return write_table(table, path)

@@ -23,7 +23,7 @@ from schemas.columns import (
     NUMERIC_COLUMNS,
     RAW_COLUMNS,
 )
-from schemas.raw import HARD_SCHEMA
+from schemas.raw import ARROW_TEXT, HARD_SCHEMA
 from tasks.data.ingest import read_and_validate
 from tasks.data.synthetic import (
     SEGMENT_PARAMETERS,
@@ -128,8 +128,10 @@ def test_segment_shares_are_unequal_and_between_10_and_35_percent(
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_every_row_passes_the_hard_rules(seed: int) -> None:
     frame, _ = generate_synthetic(ROWS, seed=seed)
-    # The hard schema judges the typed frame, before counts are narrowed to integers.
-    HARD_SCHEMA.validate(frame.astype(dict.fromkeys(COUNT_COLUMNS, "float64")), lazy=True)
+    # The hard schema judges the typed frame: counts before they are narrowed to integers, ids
+    # as Arrow text.
+    typed = frame.astype(dict.fromkeys(COUNT_COLUMNS, "float64") | {CUST_ID: ARROW_TEXT})
+    HARD_SCHEMA.validate(typed, lazy=True)
     numbers = frame[list(NUMERIC_COLUMNS)]
     assert np.isfinite(numbers.drop(columns=list(NULLABLE_COLUMNS))).all().all()
     assert numbers.drop(columns=list(NULLABLE_COLUMNS)).notna().all().all()

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import mlflow
 import pandas as pd
+import pytest
 
 from tasks.data.synthetic import generate_synthetic
 from tasks.mlops.batch_scoring import score_in_chunks, score_parquet_with_dask
 
 
-def test_chunked_raw_scoring_answers_exactly_as_the_pyfunc_model(store, register) -> None:
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_chunked_raw_scoring_answers_exactly_as_the_pyfunc_model(store, register, threads) -> None:
     register()
     mlflow.set_tracking_uri(store.tracking_uri)
     model = mlflow.pyfunc.load_model(f"models:/{store.model_name}@champion")
     rows = generate_synthetic(1_000, 21)[0]
 
-    chunked = score_in_chunks(model, rows, chunk_rows=300)
+    chunked = score_in_chunks(model, rows, chunk_rows=300, threads=threads)
 
     pd.testing.assert_frame_equal(chunked, model.predict(rows))
 
