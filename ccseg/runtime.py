@@ -31,9 +31,9 @@ class _TemporaryServerLines(logging.Filter):
 class TemporaryServerHeadStart:
     """Prefect's temporary server, booted while the command imports and checks its input.
 
-    Without an API URL, Prefect boots a temporary server (a subprocess: ~7 s on 2 cores) only
+    Without an API URL, Prefect boots a temporary server (a subprocess: 7-15 s on 2 cores) only
     when the flow is called, and the command waits. Started here, it boots on the other core
-    during the command's imports and preflight (~10 s). `ready()` before the flow (the flow then
+    during the command's imports and preflight (~12 s for `ccseg score`). `ready()` before the flow (the flow then
     finds it running); `abandon()` when the command stops before its flow: the server is stopped
     and neither line of it reaches the user's terminal, which shows only the error.
     """
