@@ -102,6 +102,10 @@ BUDGET_SECONDS = 2.0
 # wake-up after an idle gap adds up to ~1.5 ms more (p99 on this machine), so a plain sleep fires
 # 1 ms late at the median and 2.5 ms at p99. 2 ms covers both; each send spins at most that long.
 SPIN_MARGIN_S = 0.002
+# ...but never more than this share of a core: at 6,000/min a 2 ms spin per send costs up to
+# ~18 % of one of the 2 cores the three processes share, and the step collapsed in 2 of 3 runs,
+# twice (the plain sleep held in the same hour). At 100 and 1,000/min the margin stays 2 ms.
+SPIN_CPU_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,7 @@ async def open_loop(
 ) -> list[Sample]:
     """Fire `per_minute` requests per minute for `duration_s`, on schedule (Poisson arrivals)."""
     offsets = arrival_offsets(per_minute, duration_s, seed) or [0.0]
+    margin_s = min(margin_s, SPIN_CPU_SHARE * 60 / per_minute)
     start = clock() + 0.05
     tasks = []
     for index, offset in enumerate(offsets):
@@ -548,8 +553,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--spin-margin-ms",
         type=float,
         default=SPIN_MARGIN_S * 1000,
-        help="yield to the loop for this long before each send instead of sleeping "
-        "(0: a plain asyncio.sleep, the generator before the on-time fix, for comparison)",
+        help="yield to the loop for this long before each send instead of sleeping, within "
+        f"{SPIN_CPU_SHARE * 100:.0f}%% of a core (0: a plain asyncio.sleep, the generator "
+        "before the on-time fix, for comparison)",
     )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(

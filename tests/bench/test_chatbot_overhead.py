@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bench.chatbot_overhead import Sample, open_loop, summarize, wait_until
+from bench.chatbot_overhead import SPIN_CPU_SHARE, Sample, open_loop, summarize, wait_until
 from tasks.loadtest.driver import arrival_offsets
 
 # What asyncio's epoll wait does to a sleep: its timeout rounded up to the millisecond, plus
@@ -122,6 +122,17 @@ def test_open_loop_with_plain_sleeps_sends_late_and_records_it() -> None:
     # Late by the overshoot, less only when the previous late send ate into the next gap.
     assert all(0 <= lag <= OVERSHOOT_S + TICK_S for lag in lags)
     assert sorted(lags)[len(lags) // 2] == pytest.approx(OVERSHOOT_S)
+
+
+def test_open_loop_spins_at_most_its_share_of_a_core_at_high_rates() -> None:
+    clock = FakeTime(overshoot_s=0.0)  # every sleep ends at the margin: the longest spins
+
+    samples = asyncio.run(open_loop(_instant, 6000, 10, 0, 0.002, clock, clock.sleep))
+
+    spun = sum(1 for seconds in clock.sleeps if seconds == 0) * TICK_S
+    # 2 ms a send would be ~18 % of the 10 s at 100 sends a second.
+    assert spun <= len(samples) * (SPIN_CPU_SHARE * 60 / 6000 + TICK_S)
+    assert all(sample.lag_s < TICK_S for sample in samples)
 
 
 def test_summary_reports_the_generator_lateness_median_and_p99() -> None:
