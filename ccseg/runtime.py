@@ -33,9 +33,10 @@ class TemporaryServerHeadStart:
 
     Without an API URL, Prefect boots a temporary server (a subprocess: 7-15 s on 2 cores) only
     when the flow is called, and the command waits. Started here, it boots on the other core
-    during the command's imports and preflight (~12 s for `ccseg score`). `ready()` before the flow (the flow then
-    finds it running); `abandon()` when the command stops before its flow: the server is stopped
-    and neither line of it reaches the user's terminal, which shows only the error.
+    during the command's imports and preflight (~12 s for `ccseg score`). `ready()` before the
+    flow (the flow then finds it running); `abandon()` when the command stops before its flow:
+    the server is stopped and neither line of it reaches the user's terminal, which shows only
+    the error.
     """
 
     def __init__(self) -> None:
