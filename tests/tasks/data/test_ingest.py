@@ -245,3 +245,27 @@ def test_real_missing_minimum_payments_are_mostly_customers_who_paid_nothing(
 
     assert (no_minimum["PAYMENTS"] == 0).sum() == 240
     assert (no_minimum["PAYMENTS"] > 0).sum() == 73
+
+
+def test_number_cells_read_as_if_each_were_stripped_first(tmp_path: Path) -> None:
+    """Cells pandas parses as written and cells it needs stripped (a no-break space) agree."""
+    from tasks.data.synthetic import generate_synthetic
+
+    frame = generate_synthetic(6, 0)[0].astype(str)
+    frame.loc[0, "BALANCE"] = " 12.5\u00a0"  # pandas' parser refuses the no-break space
+    frame.loc[1, "BALANCE"] = "\t7 "
+    frame.loc[2, "MINIMUM_PAYMENTS"] = " NA "
+    frame.loc[3, "BALANCE"] = "12 abc"
+    frame.loc[4, "PAYMENTS"] = " null"  # a missing value where none may be
+    path = tmp_path / "cells.csv"
+    frame.to_csv(path, index=False)
+
+    result = read_and_validate(path)
+
+    clean = result.clean.set_index("CUST_ID")
+    ids = frame["CUST_ID"]
+    assert clean.loc[ids[0], "BALANCE"] == 12.5
+    assert clean.loc[ids[1], "BALANCE"] == 7.0
+    assert np.isnan(clean.loc[ids[2], "MINIMUM_PAYMENTS"])
+    reasons = dict(zip(result.quarantine["CUST_ID"], result.quarantine["reasons"], strict=True))
+    assert reasons == {ids[3]: "not_a_number:BALANCE", ids[4]: "missing_value:PAYMENTS"}
