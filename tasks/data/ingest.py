@@ -231,16 +231,21 @@ def _text_frame(table: RawTable) -> tuple[pd.DataFrame, pd.Series]:
 def _coerce_numbers(text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Typed frame (NaN where no number) and a mask of cells whose text is not a number."""
     typed = pd.DataFrame(index=text.index)
-    ids = text[CUST_ID].str.strip()
-    # An id written as an NA token ("NA", "null") is a missing id, not a customer called "NA".
-    typed[CUST_ID] = ids.where(~ids.str.lower().isin(NA_TOKENS), None).astype(ARROW_TEXT)
+    typed[CUST_ID] = typed_ids(text[CUST_ID])
     not_a_number = pd.DataFrame(False, index=text.index, columns=list(NUMERIC_COLUMNS))
     for column in NUMERIC_COLUMNS:
-        typed[column], not_a_number[column] = _parse_numbers(text[column])
+        typed[column], not_a_number[column] = parse_numbers(text[column])
     return typed, not_a_number
 
 
-def _parse_numbers(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
+def typed_ids(cells: pd.Series) -> pd.Series:
+    """Customer ids as stripped Arrow text (ARROW_TEXT); a null, empty text or an NA token is a
+    missing id: "NA" or "null" written as an id is not a customer called "NA"."""
+    ids = cells.astype(ARROW_TEXT).str.strip()
+    return ids.mask(ids.str.lower().isin(NA_TOKENS).fillna(True).to_numpy(dtype=bool))
+
+
+def parse_numbers(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(float64 values, mask of cells whose text is not a number) for one text column.
 
     Most cells parse as written (pandas' C parser, no Python call per cell); only the others are

@@ -25,10 +25,11 @@ from schemas.columns import CUST_ID, NUMERIC_COLUMNS
 from schemas.raw import ARROW_TEXT
 from tasks.data.ingest import (
     LINE,
-    NA_TOKENS,
     IngestResult,
     _normalise_header,
+    parse_numbers,
     split_rows,
+    typed_ids,
 )
 from tasks.data.repeats import repeated_ids
 
@@ -47,22 +48,15 @@ def check_parquet_head(path: Path) -> Path:
     return path
 
 
-def _ids(column: pd.Series) -> pd.Series:
-    """Customer ids as stripped Arrow text; empty text and NA tokens ("NA", "null") are missing."""
-    text = column.astype(ARROW_TEXT).str.strip()
-    missing = text.isna() | text.str.lower().isin(NA_TOKENS).fillna(False)
-    return text.mask(missing.to_numpy())
-
-
 def _numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(float64 values, mask of values that are not numbers) for one column of any stored type."""
+    """(float64 values, mask of values that are not numbers) for one column of any stored type.
+
+    A column stored as text is read as a CSV's is; a null is a missing value, as empty text is.
+    """
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         values = column.astype("float64", copy=False)  # float64 already: shared, not copied
         return values, pd.Series(False, index=column.index)
-    cells = column.astype(ARROW_TEXT).str.strip()
-    is_na_token = cells.isna() | cells.str.lower().isin(NA_TOKENS).fillna(False)
-    values = pd.to_numeric(cells.where(~is_na_token), errors="coerce").astype("float64")
-    return values, values.isna() & ~is_na_token
+    return parse_numbers(column.astype(ARROW_TEXT).fillna(""))
 
 
 def _sha256_and_table(path: Path) -> tuple[str, pa.Table]:
@@ -132,7 +126,7 @@ def _typed(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     replacing a column of `typed` leaves `frame` (the rows as stored) untouched.
     """
     typed = frame.copy(deep=False)
-    typed[CUST_ID] = _ids(frame[CUST_ID])
+    typed[CUST_ID] = typed_ids(frame[CUST_ID])
     not_a_number = {}
     for column in NUMERIC_COLUMNS:
         stored = frame[column]
